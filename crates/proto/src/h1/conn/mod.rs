@@ -1,0 +1,517 @@
+//! The server side of one HTTP/1.1 connection, as a pure state machine.
+//!
+//! [`Conn`] owns no socket, buffer or timer. The server reads bytes into
+//! its own buffer and calls [`Conn::poll_read`] with the unconsumed part;
+//! each call returns one [`Event`] and how many bytes it consumed. The
+//! server writes responses with [`Conn::write_head`],
+//! [`Conn::write_body`] and [`Conn::finish_response`], which append wire
+//! bytes to an output `Vec` that the server flushes to the socket.
+//!
+//! What the connection decides:
+//!
+//! - **Order.** Responses are written strictly in request order: the write
+//!   methods always apply to the oldest request that has no complete
+//!   response. Up to [`MAX_PIPELINED`] requests may be parsed ahead of
+//!   their responses; after that `poll_read` returns [`Event::Paused`].
+//!   A server that runs handlers concurrently buffers late responses itself.
+//! - **Bodies.** Body [`Event::Data`] and [`Event::End`] events always
+//!   belong to the most recent [`Event::Request`]. Every request, even one
+//!   without a body, ends with exactly one `End`. If a response finishes
+//!   before its request body was read, the rest of the body is read and
+//!   dropped, and the connection stays usable.
+//! - **Persistence.** HTTP/1.1 is persistent unless either side says
+//!   `Connection: close`; HTTP/1.0 only with `Connection: keep-alive`. A
+//!   close-delimited response, an error, or the peer's end of stream also
+//!   end it. [`Conn::is_closed`] tells when the socket should be closed
+//!   (after flushing the output).
+//! - **Framing of responses.** Chosen by [`Conn::write_head`] from the
+//!   request and the known length: nothing for HEAD, 1xx, 204 and 304;
+//!   Content-Length when the length is known; chunked for HTTP/1.1 and
+//!   close-delimited for HTTP/1.0 when it is not.
+//! - **100-continue.** For `Expect: 100-continue`, the body is not read
+//!   (`poll_read` returns [`Event::Paused`]) until the server calls
+//!   [`Conn::continue_body`], which sends `100 Continue` unless the response
+//!   has started. Unknown expectations are errors with status 417.
+//! - **Errors.** A parse error is reported as [`Event::Error`] only after
+//!   the responses owed to earlier requests are finished, so the server
+//!   answers it with [`Conn::write_error_response`] in the right place.
+//!   The connection closes afterwards.
+//! - **Upgrades.** After a 101 response to an upgrade request (or a 2xx to
+//!   CONNECT) is finished, `poll_read` returns [`Event::Upgrade`] without
+//!   consuming anything: the unconsumed bytes belong to the new protocol.
+//! - **Timers.** [`Conn::deadline`] says which timeout applies now; the
+//!   server arms it and calls [`Conn::on_timeout`] when it fires.
+//!
+//! # Example
+//!
+//! ```
+//! use waiter_proto::{Conn, Event, Limits, ResponseHead, StatusCode};
+//!
+//! let mut conn = Conn::new(Limits::default());
+//! let mut input = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
+//! let mut output = Vec::new();
+//! let mut targets = Vec::new();
+//! loop {
+//!     let step = conn.poll_read(&input);
+//!     match step.event {
+//!         Event::Request(req) => targets.push(req.head.target),
+//!         Event::Data(range) => { let _body_bytes = &input[range]; }
+//!         Event::End { .. } => {
+//!             // A handler would usually answer later; here it answers at once.
+//!             conn.write_head(ResponseHead::new(StatusCode::OK), Some(2), &mut output).unwrap();
+//!             conn.write_body(b"ok", &mut output).unwrap();
+//!             conn.finish_response(&mut output).unwrap();
+//!         }
+//!         Event::Error(_) => { conn.write_error_response(&mut output); }
+//!         Event::NeedMore | Event::Paused | Event::Closed | Event::Upgrade => break,
+//!     }
+//!     input.drain(..step.consumed);
+//! }
+//! assert_eq!(targets, ["/a", "/b"]);
+//! assert!(output.starts_with(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"));
+//! assert!(conn.wants_read() && !conn.is_closed());
+//! ```
+
+use std::collections::VecDeque;
+use std::ops::Range;
+use std::time::Duration;
+
+use crate::error::{ErrorKind, ParseError};
+use crate::h1::body::{Decoder, Encoder};
+use crate::h1::head::{Headers, Method, Version};
+use crate::h1::parse::{parse_request, ParsedRequest};
+use crate::limits::Limits;
+
+mod write;
+
+/// Requests that may be parsed ahead of their responses. Each holds a
+/// parsed head in the server and a slot here; 16 covers the pipelining
+/// depth of benchmarking tools while bounding what one connection can make
+/// the server hold.
+pub const MAX_PIPELINED: usize = 16;
+
+/// Suggested [`Deadline::Idle`] timeout: Node's `keepAliveTimeout`.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Suggested [`Deadline::Head`] timeout: Node's `headersTimeout`.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The result of one [`Conn::poll_read`] call.
+#[derive(Debug)]
+pub struct Step {
+    /// Bytes of the input used up; drop them before the next call.
+    pub consumed: usize,
+    /// What happened.
+    pub event: Event,
+}
+
+/// Something the server has to act on.
+#[derive(Debug)]
+pub enum Event {
+    /// A request head. Its body follows as `Data` events and one `End`.
+    Request(ParsedRequest),
+    /// Body bytes of the current request, as a range of the input.
+    Data(Range<usize>),
+    /// The current request's body is complete.
+    End {
+        /// Trailer fields of a chunked body, if any.
+        trailers: Option<Headers>,
+    },
+    /// More input is needed.
+    NeedMore,
+    /// Nothing can be read until the server writes responses or calls
+    /// [`Conn::continue_body`]; stop reading the socket meanwhile.
+    Paused,
+    /// The connection now speaks another protocol; all unconsumed input belongs to it.
+    Upgrade,
+    /// The input is invalid; answer with [`Conn::write_error_response`], then close.
+    Error(ParseError),
+    /// Nothing more will be read. Finish owed responses, then close when
+    /// [`Conn::is_closed`] says so.
+    Closed,
+}
+
+/// Which timeout currently applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    /// No timeout: a handler is working or a body is streaming.
+    None,
+    /// Idle between requests (see [`IDLE_TIMEOUT`]); expiry closes silently.
+    Idle,
+    /// Waiting for a complete request head (see [`HEAD_TIMEOUT`]); expiry
+    /// answers 408 if part of a head arrived.
+    Head,
+}
+
+/// What the read side is doing.
+#[derive(Debug)]
+enum Reading {
+    /// Waiting for the first request head.
+    Init,
+    /// Waiting for a further request head.
+    KeepAlive,
+    /// Head read; the client waits for `100 Continue` before sending the body.
+    Continue(Decoder),
+    /// Reading a request body.
+    Body(Decoder),
+    /// Skipping the rest of a body whose response is already complete.
+    Drain(Decoder),
+    /// An upgrade or CONNECT request was read; waiting for its response.
+    AwaitUpgrade,
+    /// The connection was handed to another protocol.
+    Upgraded,
+    /// Nothing more is read.
+    Closed,
+}
+
+/// What the write side is doing.
+#[derive(Debug)]
+enum Writing {
+    /// Ready for the next response head.
+    Init,
+    /// Writing a response body.
+    Body(Encoder),
+    /// Nothing more is written.
+    Closed,
+}
+
+/// A request awaiting (the end of) its response.
+#[derive(Debug, Clone, Copy)]
+struct Exchange {
+    /// The request method was HEAD.
+    head: bool,
+    /// The request method was CONNECT.
+    connect: bool,
+    /// The request asked for a protocol upgrade.
+    upgrade: bool,
+    /// The request's version.
+    version: Version,
+    /// Whether the connection may continue after this exchange.
+    keep_alive: bool,
+    /// The response switched protocols.
+    upgraded: bool,
+}
+
+/// An error waiting for its turn to be reported.
+#[derive(Debug)]
+struct PendingError {
+    /// The error.
+    error: ParseError,
+    /// It belongs to the newest queued exchange (a body error), rather than
+    /// to a head that never became an exchange.
+    in_queue: bool,
+    /// A canned response may be sent for it.
+    respond: bool,
+    /// [`Event::Error`] was returned.
+    delivered: bool,
+}
+
+/// One server-side HTTP/1.1 connection. See the [module docs](self).
+#[derive(Debug)]
+pub struct Conn {
+    /// Parsing limits.
+    limits: Limits,
+    /// Read side state.
+    reading: Reading,
+    /// Write side state.
+    writing: Writing,
+    /// Requests without a complete response, oldest first.
+    queue: VecDeque<Exchange>,
+    /// The connection may be reused after the current exchanges.
+    keep_alive: bool,
+    /// A response switched protocols while its request body was still being read.
+    upgrading: bool,
+    /// The peer ended its side of the stream.
+    eof: bool,
+    /// Part of a request head has been seen.
+    partial: bool,
+    /// A parse error not yet answered.
+    error: Option<PendingError>,
+}
+
+impl Conn {
+    /// A new connection using `limits`.
+    pub fn new(limits: Limits) -> Conn {
+        Conn {
+            limits,
+            reading: Reading::Init,
+            writing: Writing::Init,
+            queue: VecDeque::new(),
+            keep_alive: true,
+            upgrading: false,
+            eof: false,
+            partial: false,
+            error: None,
+        }
+    }
+
+    /// The limits in use.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Processes unconsumed input and returns the next event.
+    ///
+    /// Call it again (after dropping `consumed` bytes) until it returns
+    /// `NeedMore`, `Paused`, `Closed` or `Upgrade`. Ranges in `Data` refer
+    /// to `input` as passed to this call.
+    pub fn poll_read(&mut self, input: &[u8]) -> Step {
+        let mut skipped = 0;
+        loop {
+            let rest = &input[skipped..];
+            let mut step = match self.reading {
+                _ if self.error_due() => self.deliver_error(),
+                Reading::Init | Reading::KeepAlive => self.read_head(rest),
+                Reading::Continue(_) | Reading::AwaitUpgrade => Step::new(0, Event::Paused),
+                Reading::Body(_) => self.read_body(rest),
+                Reading::Drain(_) => match self.drain(rest) {
+                    Ok(n) => {
+                        skipped += n;
+                        continue;
+                    }
+                    Err(step) => step,
+                },
+                Reading::Upgraded => Step::new(0, Event::Upgrade),
+                Reading::Closed if self.error.as_ref().is_some_and(|e| !e.delivered) => {
+                    Step::new(0, Event::Paused)
+                }
+                Reading::Closed => Step::new(0, Event::Closed),
+            };
+            step.consumed += skipped;
+            if let Event::Data(range) = &mut step.event {
+                *range = range.start + skipped..range.end + skipped;
+            }
+            return step;
+        }
+    }
+
+    /// Records that the peer closed its side of the stream (a read returned 0).
+    pub fn read_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// Whether the server should read more from the socket.
+    pub fn wants_read(&self) -> bool {
+        match self.reading {
+            Reading::Init | Reading::KeepAlive => !self.eof && self.queue.len() < MAX_PIPELINED,
+            Reading::Body(_) | Reading::Drain(_) => !self.eof,
+            _ => false,
+        }
+    }
+
+    /// Whether the connection is finished: close the socket once the output is flushed.
+    pub fn is_closed(&self) -> bool {
+        if self.upgrading || matches!(self.reading, Reading::Upgraded) {
+            return false;
+        }
+        match self.writing {
+            Writing::Closed => true,
+            Writing::Body(_) => false,
+            Writing::Init => {
+                matches!(self.reading, Reading::Closed)
+                    && self.queue.is_empty()
+                    && self.error.as_ref().is_none_or(|e| e.delivered)
+            }
+        }
+    }
+
+    /// Whether the connection was handed over to another protocol.
+    pub fn is_upgraded(&self) -> bool {
+        matches!(self.reading, Reading::Upgraded)
+    }
+
+    /// Whether the connection is still expected to serve further requests.
+    pub fn should_keep_alive(&self) -> bool {
+        self.keep_alive
+    }
+
+    /// The timeout that currently applies.
+    pub fn deadline(&self) -> Deadline {
+        let idle = self.queue.is_empty() && matches!(self.writing, Writing::Init);
+        match self.reading {
+            Reading::Init | Reading::KeepAlive if self.partial => Deadline::Head,
+            Reading::Init if idle => Deadline::Head,
+            Reading::KeepAlive if idle => Deadline::Idle,
+            _ => Deadline::None,
+        }
+    }
+
+    /// The armed deadline expired: writes `408 Request Timeout` if part of a
+    /// head had arrived and nothing else is owed, then closes.
+    pub fn on_timeout(&mut self, out: &mut Vec<u8>) {
+        if self.deadline() == Deadline::Head
+            && self.partial
+            && matches!(self.writing, Writing::Init)
+        {
+            write::canned_response(crate::StatusCode::REQUEST_TIMEOUT, out);
+        }
+        self.close();
+    }
+
+    /// Called when the server starts reading the body of a request that
+    /// expects `100 Continue`: writes it if the response has not started
+    /// and no earlier response is owed, then lets `poll_read` read the body.
+    /// Returns whether `100 Continue` was written.
+    pub fn continue_body(&mut self, out: &mut Vec<u8>) -> bool {
+        let Reading::Continue(decoder) = std::mem::replace(&mut self.reading, Reading::Closed)
+        else {
+            return false;
+        };
+        let send = self.queue.len() == 1 && matches!(self.writing, Writing::Init);
+        if send {
+            out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        self.reading = Reading::Body(decoder);
+        send
+    }
+
+    fn read_head(&mut self, input: &[u8]) -> Step {
+        if !self.keep_alive {
+            self.reading = Reading::Closed;
+            return Step::new(0, Event::Closed);
+        }
+        if self.queue.len() >= MAX_PIPELINED {
+            return Step::new(0, Event::Paused);
+        }
+        match parse_request(input, &self.limits) {
+            Ok(None) if self.eof => {
+                self.close_reading();
+                Step::new(0, Event::Closed)
+            }
+            Ok(None) => {
+                self.partial = !input.is_empty();
+                Step::new(0, Event::NeedMore)
+            }
+            Ok(Some(req)) => {
+                self.partial = false;
+                let f = req.framing;
+                self.queue.push_back(Exchange {
+                    head: req.head.method == Method::Head,
+                    connect: f.connect,
+                    upgrade: f.upgrade,
+                    version: req.head.version,
+                    keep_alive: f.keep_alive,
+                    upgraded: false,
+                });
+                let decoder = Decoder::new(f.body, &self.limits, req.head_len);
+                self.reading = if f.expect_continue && !decoder.is_done() {
+                    Reading::Continue(decoder)
+                } else {
+                    Reading::Body(decoder)
+                };
+                Step::new(req.head_len, Event::Request(req))
+            }
+            Err(e) => {
+                let respond = e.kind() != ErrorKind::Http2Preface;
+                self.fail(e, false, respond)
+            }
+        }
+    }
+
+    fn read_body(&mut self, input: &[u8]) -> Step {
+        let Reading::Body(decoder) = &mut self.reading else {
+            unreachable!("read_body is only called while reading a body")
+        };
+        match decoder.decode(input) {
+            Err(e) => self.fail(e, true, true),
+            Ok(d) if !d.data.is_empty() => Step::new(d.consumed, Event::Data(d.data)),
+            Ok(d) if d.done => {
+                let trailers = decoder.take_trailers();
+                self.reading = self.after_body();
+                Step::new(d.consumed, Event::End { trailers })
+            }
+            Ok(_) if self.eof => self.fail(ErrorKind::IncompleteBody.into(), true, true),
+            Ok(d) => Step::new(d.consumed, Event::NeedMore),
+        }
+    }
+
+    /// Skips body bytes: `Ok(n)` to go on after `n` bytes, `Err(step)` to
+    /// report `step`.
+    fn drain(&mut self, input: &[u8]) -> Result<usize, Step> {
+        let Reading::Drain(decoder) = &mut self.reading else {
+            unreachable!("drain is only called while draining")
+        };
+        match decoder.decode(input) {
+            Err(e) => Err(self.fail(e, false, false)),
+            Ok(d) if d.done => {
+                self.reading = self.next_head_state();
+                Ok(d.consumed)
+            }
+            Ok(d) if d.consumed > 0 && d.consumed < input.len() => Ok(d.consumed),
+            Ok(_) if self.eof => Err(self.fail(ErrorKind::IncompleteBody.into(), false, false)),
+            Ok(d) => Err(Step::new(d.consumed, Event::NeedMore)),
+        }
+    }
+
+    /// Read state after the body of the newest request.
+    fn after_body(&self) -> Reading {
+        if self.upgrading {
+            return Reading::Upgraded;
+        }
+        match self.queue.back() {
+            Some(ex) if ex.upgrade || ex.connect => Reading::AwaitUpgrade,
+            Some(ex) if !ex.keep_alive => Reading::Closed,
+            _ => self.next_head_state(),
+        }
+    }
+
+    fn next_head_state(&self) -> Reading {
+        if self.keep_alive {
+            Reading::KeepAlive
+        } else {
+            Reading::Closed
+        }
+    }
+
+    /// Stops reading because of `error`; returns the event to report now.
+    fn fail(&mut self, error: ParseError, in_queue: bool, respond: bool) -> Step {
+        self.close_reading();
+        self.error = Some(PendingError {
+            error,
+            in_queue,
+            respond,
+            delivered: false,
+        });
+        if self.error_due() {
+            self.deliver_error()
+        } else {
+            Step::new(0, Event::Paused)
+        }
+    }
+
+    /// Whether a pending error is next in line: every response owed to an
+    /// earlier request is complete.
+    fn error_due(&self) -> bool {
+        self.error
+            .as_ref()
+            .is_some_and(|e| !e.delivered && self.queue.len() <= usize::from(e.in_queue))
+    }
+
+    fn deliver_error(&mut self) -> Step {
+        let pending = self
+            .error
+            .as_mut()
+            .expect("deliver_error needs a pending error");
+        pending.delivered = true;
+        Step::new(0, Event::Error(pending.error.clone()))
+    }
+
+    fn close_reading(&mut self) {
+        self.reading = Reading::Closed;
+        self.keep_alive = false;
+        self.partial = false;
+    }
+
+    fn close(&mut self) {
+        self.close_reading();
+        self.writing = Writing::Closed;
+        self.queue.clear();
+        self.upgrading = false;
+    }
+}
+
+impl Step {
+    fn new(consumed: usize, event: Event) -> Step {
+        Step { consumed, event }
+    }
+}

@@ -1,0 +1,247 @@
+//! The write side of [`Conn`]: response framing and persistence.
+
+use super::{Conn, Exchange, Reading, Writing};
+use crate::error::{EncodeError, EncodeErrorKind};
+use crate::h1::body::{Encoder, Frame};
+use crate::h1::encode::write_response_head;
+use crate::h1::head::{Headers, ResponseHead, StatusCode, Version};
+use crate::h1::parse::content_length;
+
+/// How a response is framed, decided from its request and status.
+#[derive(Debug)]
+struct Plan {
+    /// Body encoder.
+    encoder: Encoder,
+    /// Content-Length to set, if any.
+    length: Option<u64>,
+    /// Whether to send `Transfer-Encoding: chunked`.
+    chunked: bool,
+    /// Whether framing fields must be removed (204, 2xx to CONNECT).
+    strip_length: bool,
+    /// The response switches protocols.
+    upgraded: bool,
+}
+
+impl Conn {
+    /// Writes the head of the response to the oldest unanswered request.
+    ///
+    /// `body_len` is the body size if known. The connection adds
+    /// Content-Length or `Transfer-Encoding: chunked` and `Connection` as
+    /// needed, and always answers as HTTP/1.1. A Content-Length field set
+    /// by the caller is honoured (it must agree with `body_len`); a
+    /// Transfer-Encoding field is refused. Interim 1xx responses (other
+    /// than 100 and 101) are written as they are and leave the response
+    /// open; they are dropped for HTTP/1.0 clients.
+    pub fn write_head(
+        &mut self,
+        mut head: ResponseHead,
+        body_len: Option<u64>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        match self.writing {
+            Writing::Closed => return Err(EncodeErrorKind::Closed.into()),
+            Writing::Body(_) => return Err(EncodeErrorKind::ResponseStarted.into()),
+            Writing::Init => {}
+        }
+        let ex = *self.queue.front().ok_or(EncodeErrorKind::NoRequest)?;
+        head.version = Version::Http11;
+        let status = head.status;
+        if status == StatusCode::CONTINUE {
+            return Err(EncodeErrorKind::Status.into());
+        }
+        if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
+            return match ex.version {
+                Version::Http10 => Ok(()),
+                Version::Http11 => write_response_head(&head, out),
+            };
+        }
+        let plan = plan(&ex, status, declared_length(&head.headers, body_len)?)?;
+        let keep_alive = ex.keep_alive
+            && !head.headers.contains_token("connection", "close")
+            && !plan.encoder.is_close_delimited()
+            && !self.body_waits_for_continue()
+            && !self.is_last_response();
+        apply_plan(&plan, &mut head.headers);
+        if !plan.upgraded {
+            set_connection(&mut head.headers, keep_alive, ex.version);
+        }
+        write_response_head(&head, out)?;
+        let front = self.queue.front_mut().expect("checked above");
+        front.keep_alive = keep_alive || plan.upgraded;
+        front.upgraded = plan.upgraded;
+        if !keep_alive && !plan.upgraded {
+            self.keep_alive = false;
+        }
+        self.writing = Writing::Body(plan.encoder);
+        Ok(())
+    }
+
+    /// Appends body bytes of the current response, framed.
+    pub fn write_body(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        self.encoder()?.encode(data, out)
+    }
+
+    /// The framing for `len` body bytes, for vectored writes: write
+    /// `frame.prefix()`, the data if `frame.sends_data()`, then `frame.suffix()`.
+    pub fn body_frame(&mut self, len: usize) -> Result<Frame, EncodeError> {
+        self.encoder()?.frame(len)
+    }
+
+    /// Ends the current response; fails (and stays open) if fewer bytes than
+    /// the declared length were written.
+    pub fn finish_response(&mut self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        self.finish_response_with_trailers(&Headers::new(), out)
+    }
+
+    /// Ends the current response, sending `trailers` if it is chunked.
+    pub fn finish_response_with_trailers(
+        &mut self,
+        trailers: &Headers,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        self.encoder()?.finish_with_trailers(trailers, out)?;
+        self.writing = Writing::Init;
+        let ex = self
+            .queue
+            .pop_front()
+            .expect("a response in progress has an exchange");
+        if ex.upgraded {
+            self.writing = Writing::Closed;
+            self.queue.clear();
+            match self.reading {
+                Reading::AwaitUpgrade => self.reading = Reading::Upgraded,
+                _ => self.upgrading = true,
+            }
+        } else if !ex.keep_alive {
+            self.close();
+        } else if self.queue.is_empty() {
+            self.reading = match std::mem::replace(&mut self.reading, Reading::Closed) {
+                Reading::Body(decoder) => Reading::Drain(decoder),
+                Reading::AwaitUpgrade => self.next_head_state(),
+                other => other,
+            };
+        }
+        Ok(())
+    }
+
+    /// After [`Event::Error`](super::Event::Error): writes the canned
+    /// response for the error (`Connection: close`, empty body) unless the
+    /// response to the failed request has already started or the peer
+    /// speaks another protocol, and closes the connection. Returns whether
+    /// anything was written.
+    pub fn write_error_response(&mut self, out: &mut Vec<u8>) -> bool {
+        let Some(pending) = self.error.as_ref().filter(|e| e.delivered) else {
+            return false;
+        };
+        let respond = pending.respond
+            && matches!(self.writing, Writing::Init)
+            && self.queue.len() == usize::from(pending.in_queue);
+        if respond {
+            canned_response(pending.error.status(), out);
+        }
+        self.close();
+        respond
+    }
+
+    fn encoder(&mut self) -> Result<&mut Encoder, EncodeError> {
+        match &mut self.writing {
+            Writing::Body(encoder) => Ok(encoder),
+            Writing::Init => Err(EncodeErrorKind::NoResponse.into()),
+            Writing::Closed => Err(EncodeErrorKind::Closed.into()),
+        }
+    }
+
+    /// Reading has stopped (end of stream, or a close already decided) and
+    /// this is the last response owed, so it announces the close. Not when
+    /// an error is pending: its canned response comes last and closes.
+    fn is_last_response(&self) -> bool {
+        !self.keep_alive && self.queue.len() == 1 && self.error.is_none()
+    }
+
+    /// The front request still waits for `100 Continue`, so its body may
+    /// never be sent: the connection cannot be reused after the response.
+    fn body_waits_for_continue(&self) -> bool {
+        matches!(self.reading, Reading::Continue(_)) && self.queue.len() == 1
+    }
+}
+
+/// The length from `body_len` and any Content-Length field; they must agree.
+fn declared_length(headers: &Headers, body_len: Option<u64>) -> Result<Option<u64>, EncodeError> {
+    if headers.contains("transfer-encoding") {
+        return Err(EncodeErrorKind::FramingHeader.into());
+    }
+    let field = content_length(headers).map_err(|_| EncodeErrorKind::FramingHeader)?;
+    match (body_len, field) {
+        (Some(a), Some(b)) if a != b => Err(EncodeErrorKind::FramingHeader.into()),
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
+/// Chooses the response framing (RFC 9112 section 6.3, RFC 9110 section 9.3.6).
+fn plan(ex: &Exchange, status: StatusCode, len: Option<u64>) -> Result<Plan, EncodeError> {
+    let mut plan = Plan {
+        encoder: Encoder::empty(),
+        length: None,
+        chunked: false,
+        strip_length: false,
+        upgraded: false,
+    };
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        if !ex.upgrade {
+            return Err(EncodeErrorKind::Status.into());
+        }
+        plan.upgraded = true;
+    } else if ex.connect && status.is_success() {
+        plan.upgraded = true;
+        plan.strip_length = true;
+    } else if ex.head {
+        plan.encoder = Encoder::discard();
+        plan.length = len;
+    } else if status == StatusCode::NO_CONTENT {
+        plan.strip_length = true;
+    } else if status == StatusCode::NOT_MODIFIED {
+        plan.length = len;
+    } else if let Some(n) = len {
+        plan.encoder = Encoder::length(n);
+        plan.length = Some(n);
+    } else if ex.version == Version::Http11 {
+        plan.encoder = Encoder::chunked();
+        plan.chunked = true;
+    } else {
+        plan.encoder = Encoder::eof();
+    }
+    Ok(plan)
+}
+
+fn apply_plan(plan: &Plan, headers: &mut Headers) {
+    if plan.strip_length {
+        headers.remove("content-length");
+    } else if let Some(n) = plan.length {
+        // A caller's Content-Length field was checked to agree; keep it as written.
+        if !headers.contains("content-length") {
+            headers.append("content-length", n.to_string());
+        }
+    }
+    if plan.chunked {
+        headers.append("transfer-encoding", "chunked");
+    }
+}
+
+fn set_connection(headers: &mut Headers, keep_alive: bool, version: Version) {
+    if !keep_alive && !headers.contains_token("connection", "close") {
+        headers.insert("connection", "close");
+    } else if keep_alive
+        && version == Version::Http10
+        && !headers.contains_token("connection", "keep-alive")
+    {
+        headers.insert("connection", "keep-alive");
+    }
+}
+
+/// Writes a response with no body that closes the connection.
+pub(super) fn canned_response(status: StatusCode, out: &mut Vec<u8>) {
+    let mut head = ResponseHead::new(status);
+    head.headers.append("connection", "close");
+    head.headers.append("content-length", "0");
+    write_response_head(&head, out).expect("canned heads are valid");
+}

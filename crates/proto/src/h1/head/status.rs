@@ -1,0 +1,162 @@
+//! Response status codes.
+
+use std::fmt;
+
+/// A response status code, always within `100..=999`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StatusCode(u16);
+
+impl StatusCode {
+    /// 100 Continue.
+    pub const CONTINUE: StatusCode = StatusCode(100);
+    /// 101 Switching Protocols.
+    pub const SWITCHING_PROTOCOLS: StatusCode = StatusCode(101);
+    /// 200 OK.
+    pub const OK: StatusCode = StatusCode(200);
+    /// 204 No Content.
+    pub const NO_CONTENT: StatusCode = StatusCode(204);
+    /// 304 Not Modified.
+    pub const NOT_MODIFIED: StatusCode = StatusCode(304);
+    /// 400 Bad Request.
+    pub const BAD_REQUEST: StatusCode = StatusCode(400);
+    /// 404 Not Found.
+    pub const NOT_FOUND: StatusCode = StatusCode(404);
+    /// 408 Request Timeout.
+    pub const REQUEST_TIMEOUT: StatusCode = StatusCode(408);
+    /// 413 Content Too Large.
+    pub const CONTENT_TOO_LARGE: StatusCode = StatusCode(413);
+    /// 417 Expectation Failed.
+    pub const EXPECTATION_FAILED: StatusCode = StatusCode(417);
+    /// 500 Internal Server Error.
+    pub const INTERNAL_SERVER_ERROR: StatusCode = StatusCode(500);
+
+    /// A status code, if `code` is within `100..=999`.
+    pub fn from_u16(code: u16) -> Option<StatusCode> {
+        (100..=999).contains(&code).then_some(StatusCode(code))
+    }
+
+    /// The numeric code.
+    pub fn as_u16(self) -> u16 {
+        self.0
+    }
+
+    /// 1xx.
+    pub fn is_informational(self) -> bool {
+        self.0 < 200
+    }
+
+    /// 2xx.
+    pub fn is_success(self) -> bool {
+        (200..300).contains(&self.0)
+    }
+
+    /// Whether a response with this status never has a body (1xx, 204, 304).
+    pub fn forbids_body(self) -> bool {
+        self.is_informational() || self.0 == 204 || self.0 == 304
+    }
+
+    /// The canonical reason phrase, or `""` for unregistered codes.
+    pub fn reason(self) -> &'static str {
+        match self.0 {
+            100 => "Continue",
+            101 => "Switching Protocols",
+            102 => "Processing",
+            103 => "Early Hints",
+            200 => "OK",
+            201 => "Created",
+            202 => "Accepted",
+            203 => "Non-Authoritative Information",
+            204 => "No Content",
+            205 => "Reset Content",
+            206 => "Partial Content",
+            207 => "Multi-Status",
+            208 => "Already Reported",
+            226 => "IM Used",
+            300 => "Multiple Choices",
+            301 => "Moved Permanently",
+            302 => "Found",
+            303 => "See Other",
+            304 => "Not Modified",
+            305 => "Use Proxy",
+            307 => "Temporary Redirect",
+            308 => "Permanent Redirect",
+            _ => self.error_reason(),
+        }
+    }
+
+    fn error_reason(self) -> &'static str {
+        match self.0 {
+            400 => "Bad Request",
+            401 => "Unauthorized",
+            402 => "Payment Required",
+            403 => "Forbidden",
+            404 => "Not Found",
+            405 => "Method Not Allowed",
+            406 => "Not Acceptable",
+            407 => "Proxy Authentication Required",
+            408 => "Request Timeout",
+            409 => "Conflict",
+            410 => "Gone",
+            411 => "Length Required",
+            412 => "Precondition Failed",
+            413 => "Content Too Large",
+            414 => "URI Too Long",
+            415 => "Unsupported Media Type",
+            416 => "Range Not Satisfiable",
+            417 => "Expectation Failed",
+            418 => "I'm a Teapot",
+            421 => "Misdirected Request",
+            422 => "Unprocessable Content",
+            423 => "Locked",
+            424 => "Failed Dependency",
+            425 => "Too Early",
+            426 => "Upgrade Required",
+            428 => "Precondition Required",
+            429 => "Too Many Requests",
+            431 => "Request Header Fields Too Large",
+            451 => "Unavailable For Legal Reasons",
+            500 => "Internal Server Error",
+            501 => "Not Implemented",
+            502 => "Bad Gateway",
+            503 => "Service Unavailable",
+            504 => "Gateway Timeout",
+            505 => "HTTP Version Not Supported",
+            506 => "Variant Also Negotiates",
+            507 => "Insufficient Storage",
+            508 => "Loop Detected",
+            510 => "Not Extended",
+            511 => "Network Authentication Required",
+            _ => "",
+        }
+    }
+}
+
+impl fmt::Display for StatusCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.0, self.reason())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_and_reasons() {
+        assert_eq!(StatusCode::from_u16(99), None);
+        assert_eq!(StatusCode::from_u16(1000), None);
+        assert_eq!(StatusCode::from_u16(999).map(|s| s.reason()), Some(""));
+        assert_eq!(StatusCode::OK.reason(), "OK");
+        assert_eq!(
+            StatusCode::from_u16(431).unwrap().reason(),
+            "Request Header Fields Too Large"
+        );
+        assert_eq!(
+            StatusCode::from_u16(505).unwrap().to_string(),
+            "505 HTTP Version Not Supported"
+        );
+        assert!(StatusCode::NOT_MODIFIED.forbids_body());
+        assert!(StatusCode::from_u16(103).unwrap().forbids_body());
+        assert!(!StatusCode::OK.forbids_body());
+    }
+}

@@ -1,0 +1,294 @@
+//! Semantic checks on a parsed head: target form, Host, body framing,
+//! persistence, expectations and upgrades (RFC 9112 sections 3.2, 6, 9.3;
+//! RFC 9110 sections 7.2, 8.6, 10.1.1).
+//!
+//! Body framing is where request smuggling lives, so every rule here
+//! rejects rather than guesses: two framings (Content-Length and
+//! Transfer-Encoding), two different lengths, a length that is not a plain
+//! number, or a coding list that does not end in `chunked` are all errors.
+
+use crate::error::{ErrorKind, ParseError};
+use crate::h1::head::{trim_ows, Headers, Method, RequestHead, ResponseHead, TargetForm, Version};
+use crate::h1::parse::{BodyKind, RequestFraming};
+use crate::limits::Limits;
+
+/// Classifies `target` and checks that `method` allows its form.
+pub(super) fn target_form(method: &Method, target: &str) -> Result<TargetForm, ParseError> {
+    let t = target.as_bytes();
+    let form = if *method == Method::Connect {
+        valid_authority(t, true).then_some(TargetForm::Authority)
+    } else if t == b"*" {
+        (*method == Method::Options).then_some(TargetForm::Asterisk)
+    } else if t.starts_with(b"/") {
+        Some(TargetForm::Origin)
+    } else {
+        absolute_authority(t)
+            .filter(|a| valid_authority(a, false) && !a.is_empty())
+            .map(|_| TargetForm::Absolute)
+    };
+    form.ok_or_else(|| ErrorKind::Target.into())
+}
+
+/// The authority of an `http://` or `https://` target.
+fn absolute_authority(t: &[u8]) -> Option<&[u8]> {
+    let scheme_end = t.iter().position(|&b| b == b':')?;
+    let scheme = &t[..scheme_end];
+    if !scheme.eq_ignore_ascii_case(b"http") && !scheme.eq_ignore_ascii_case(b"https") {
+        return None;
+    }
+    let rest = t[scheme_end..].strip_prefix(b"://")?;
+    let end = rest
+        .iter()
+        .position(|&b| b == b'/' || b == b'?')
+        .unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// `uri-host [ ":" port ]` (RFC 9110 section 7.2), without userinfo.
+/// An empty value is valid for Host; `require_port` is for CONNECT.
+fn valid_authority(a: &[u8], require_port: bool) -> bool {
+    if a.is_empty() {
+        return !require_port;
+    }
+    let (host_ok, port) = if let Some(inner) = a.strip_prefix(b"[") {
+        let Some(close) = inner.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let ip = &inner[..close];
+        let ok = !ip.is_empty()
+            && ip
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        match &inner[close + 1..] {
+            [] => (ok, None),
+            [b':', port @ ..] => (ok, Some(port)),
+            _ => return false,
+        }
+    } else {
+        let (host, port) = match a.iter().rposition(|&b| b == b':') {
+            Some(i) => (&a[..i], Some(&a[i + 1..])),
+            None => (a, None),
+        };
+        (!host.is_empty() && valid_reg_name(host), port)
+    };
+    let port_ok = match port {
+        None => !require_port,
+        Some(p) => {
+            !p.is_empty()
+                && p.len() <= 5
+                && p.iter().all(u8::is_ascii_digit)
+                && parse_u64(p).is_some_and(|n| n <= 65535)
+        }
+    };
+    host_ok && port_ok
+}
+
+/// reg-name / IPv4address: unreserved, sub-delims and pct-encoded bytes.
+fn valid_reg_name(host: &[u8]) -> bool {
+    let mut i = 0;
+    while i < host.len() {
+        let b = host[i];
+        if b == b'%' {
+            let hex = host.get(i + 1..i + 3);
+            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                return false;
+            }
+            i += 3;
+            continue;
+        }
+        if !(b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b)) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Checks Host, framing, limits and expectations of a request head.
+pub(super) fn request_framing(
+    head: &RequestHead,
+    limits: &Limits,
+) -> Result<RequestFraming, ParseError> {
+    let headers = &head.headers;
+    match (headers.count("host"), headers.get("host")) {
+        (n, _) if n > 1 => return Err(ErrorKind::DuplicateHost.into()),
+        (_, None) if head.version == Version::Http11 => return Err(ErrorKind::MissingHost.into()),
+        (_, Some(host)) if !valid_authority(host, false) => {
+            return Err(ErrorKind::InvalidHost.into())
+        }
+        _ => {}
+    }
+    let body = body_kind(head.version, headers)?.unwrap_or(BodyKind::Empty);
+    check_body_limit(body, limits)?;
+    let http11 = head.version == Version::Http11;
+    Ok(RequestFraming {
+        body,
+        keep_alive: keep_alive(head.version, headers),
+        expect_continue: http11 && expects_continue(headers)?,
+        upgrade: http11
+            && headers.contains_token("connection", "upgrade")
+            && headers.contains("upgrade"),
+        connect: head.method == Method::Connect,
+    })
+}
+
+/// Body kind, persistence and upgrade of a response to `method`
+/// (RFC 9112 section 6.3).
+pub(super) fn response_framing(
+    head: &ResponseHead,
+    method: &Method,
+    limits: &Limits,
+) -> Result<(BodyKind, bool, bool), ParseError> {
+    let tunnel = *method == Method::Connect && head.status.is_success();
+    let upgrade = tunnel || head.status.as_u16() == 101;
+    let body = if *method == Method::Head || head.status.forbids_body() || tunnel {
+        BodyKind::Empty
+    } else {
+        body_kind(head.version, &head.headers)?.unwrap_or(BodyKind::Eof)
+    };
+    check_body_limit(body, limits)?;
+    let keep_alive = keep_alive(head.version, &head.headers) && body != BodyKind::Eof && !upgrade;
+    Ok((body, keep_alive, upgrade))
+}
+
+fn check_body_limit(body: BodyKind, limits: &Limits) -> Result<(), ParseError> {
+    match (body, limits.max_body) {
+        (BodyKind::Length(n), Some(max)) if n > max => Err(ErrorKind::BodyTooLarge.into()),
+        _ => Ok(()),
+    }
+}
+
+/// The framing declared by Transfer-Encoding and Content-Length, or `None`
+/// if neither is present.
+fn body_kind(version: Version, headers: &Headers) -> Result<Option<BodyKind>, ParseError> {
+    if headers.contains("transfer-encoding") {
+        if version == Version::Http10 {
+            return Err(ErrorKind::TransferEncodingInHttp10.into());
+        }
+        if headers.contains("content-length") {
+            return Err(ErrorKind::ContentLengthWithTransferEncoding.into());
+        }
+        check_transfer_codings(headers)?;
+        return Ok(Some(BodyKind::Chunked));
+    }
+    Ok(content_length(headers)?.map(BodyKind::Length))
+}
+
+/// The coding list must end in exactly one `chunked` (400 otherwise), and
+/// contain nothing else (501, since no other coding is decoded here).
+fn check_transfer_codings(headers: &Headers) -> Result<(), ParseError> {
+    let codings: Vec<&[u8]> = headers.list("transfer-encoding").collect();
+    let is_chunked = |c: &&[u8]| c.eq_ignore_ascii_case(b"chunked");
+    let Some((last, others)) = codings.split_last() else {
+        return Err(ErrorKind::InvalidTransferEncoding.into());
+    };
+    if !is_chunked(last) || others.iter().any(is_chunked) {
+        return Err(ErrorKind::InvalidTransferEncoding.into());
+    }
+    for coding in others {
+        let name = trim_ows(coding.split(|&b| b == b';').next().unwrap_or_default());
+        if name.is_empty() || !name.iter().all(|&b| crate::h1::syntax::is_tchar(b)) {
+            return Err(ErrorKind::InvalidTransferEncoding.into());
+        }
+    }
+    if others.is_empty() {
+        Ok(())
+    } else {
+        Err(ErrorKind::UnsupportedTransferCoding.into())
+    }
+}
+
+/// The Content-Length, if present. Every field and every list element must
+/// be a plain decimal number (no sign, no inner whitespace), and all must be
+/// equal.
+pub(crate) fn content_length(headers: &Headers) -> Result<Option<u64>, ParseError> {
+    let mut length = None;
+    for field in headers.get_all("content-length") {
+        for element in field.split(|&b| b == b',') {
+            let element = trim_ows(element);
+            if element.is_empty() || !element.iter().all(u8::is_ascii_digit) {
+                return Err(ErrorKind::InvalidContentLength.into());
+            }
+            let n = parse_u64(element).ok_or(ErrorKind::InvalidContentLength)?;
+            match length {
+                Some(prev) if prev != n => return Err(ErrorKind::ConflictingContentLength.into()),
+                _ => length = Some(n),
+            }
+        }
+    }
+    Ok(length)
+}
+
+/// Decimal digits to u64, `None` on overflow.
+fn parse_u64(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+/// HTTP/1.1 defaults to persistent, HTTP/1.0 to closing; `close` always wins.
+pub(crate) fn keep_alive(version: Version, headers: &Headers) -> bool {
+    if headers.contains_token("connection", "close") {
+        return false;
+    }
+    version == Version::Http11 || headers.contains_token("connection", "keep-alive")
+}
+
+/// `100-continue` is the only expectation defined; any other is 417.
+fn expects_continue(headers: &Headers) -> Result<bool, ParseError> {
+    let mut cont = false;
+    for e in headers.list("expect") {
+        if !e.eq_ignore_ascii_case(b"100-continue") {
+            return Err(ErrorKind::ExpectationFailed.into());
+        }
+        cont = true;
+    }
+    Ok(cont)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorities() {
+        for ok in [
+            "",
+            "a",
+            "example.com",
+            "a:80",
+            "127.0.0.1:8080",
+            "[::1]",
+            "[::1]:443",
+            "x%41y",
+        ] {
+            assert!(valid_authority(ok.as_bytes(), false), "{ok}");
+        }
+        for bad in [
+            "a b", "a:", "a:99999", "a:8a", "u@h", "[::1", "[]", "[::1]x", ":80", "a%4", "h/p",
+        ] {
+            assert!(!valid_authority(bad.as_bytes(), false), "{bad}");
+        }
+        assert!(valid_authority(b"a:443", true));
+        assert!(!valid_authority(b"a", true));
+        assert!(!valid_authority(b"", true));
+    }
+
+    #[test]
+    fn target_forms() {
+        let f = |m: Method, t: &str| target_form(&m, t).map_err(|e| e.kind());
+        assert_eq!(f(Method::Get, "/x"), Ok(TargetForm::Origin));
+        assert_eq!(f(Method::Get, "http://a/x"), Ok(TargetForm::Absolute));
+        assert_eq!(f(Method::Get, "HTTPS://a:1?q"), Ok(TargetForm::Absolute));
+        assert_eq!(f(Method::Options, "*"), Ok(TargetForm::Asterisk));
+        assert_eq!(f(Method::Connect, "a:443"), Ok(TargetForm::Authority));
+        assert_eq!(f(Method::Get, "*"), Err(ErrorKind::Target));
+        assert_eq!(f(Method::Get, "a:443"), Err(ErrorKind::Target));
+        assert_eq!(f(Method::Get, "ftp://a/x"), Err(ErrorKind::Target));
+        assert_eq!(f(Method::Get, "http:///x"), Err(ErrorKind::Target));
+        assert_eq!(f(Method::Get, "x"), Err(ErrorKind::Target));
+        assert_eq!(f(Method::Connect, "/x"), Err(ErrorKind::Target));
+        assert_eq!(f(Method::Connect, "a"), Err(ErrorKind::Target));
+        assert_eq!(f(Method::Options, "/"), Ok(TargetForm::Origin));
+    }
+}

@@ -1,0 +1,198 @@
+//! Parsing of request and response heads, and message framing.
+//!
+//! [`parse_request`] and [`parse_response`] take the bytes received so far
+//! and return `Ok(None)` until a whole head is present. They never consume
+//! body bytes: the returned `head_len` says where the body starts, and the
+//! returned [`BodyKind`] says how to find where it ends (see
+//! [`Decoder`](crate::Decoder)).
+//!
+//! Parsing happens in three passes over the head:
+//!
+//! 1. a line scan that enforces CRLF line endings, field-line syntax and
+//!    size limits (`syntax` module),
+//! 2. httparse, which splits the head into method, target, version and fields,
+//! 3. semantic checks: target form, Host, Content-Length and
+//!    Transfer-Encoding, Expect, Connection (the `framing` module).
+//!
+//! The result depends only on the bytes, never on how they were split
+//! across calls. Choices where the RFCs allow either way:
+//!
+//! - Content-Length given several times (or as a list) with identical
+//!   values is accepted as that value; differing values are 400.
+//! - The only transfer coding understood is `chunked`, so any other coding
+//!   is 501 when `chunked` is last, and 400 when it is not (the body length
+//!   cannot be known, so the connection cannot be kept).
+//! - A well-formed version other than 1.0/1.1 (`HTTP/1.2`, `HTTP/2.0`) is 505.
+//! - Absolute-form targets must use the `http` or `https` scheme.
+
+use crate::error::{ErrorKind, ParseError};
+use crate::h1::head::{trim_ows, Headers, Method, RequestHead, ResponseHead, StatusCode, Version};
+use crate::h1::syntax::{scan_head, StartLine};
+use crate::limits::Limits;
+
+mod framing;
+
+pub(crate) use framing::content_length;
+
+/// How the end of a message body is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BodyKind {
+    /// No body at all.
+    Empty,
+    /// Exactly this many bytes (Content-Length).
+    Length(u64),
+    /// The chunked transfer coding.
+    Chunked,
+    /// Everything until the connection closes (responses only).
+    Eof,
+}
+
+/// What a request head says about its body and its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestFraming {
+    /// How the body is delimited.
+    pub body: BodyKind,
+    /// Whether the client allows the connection to be reused after this exchange.
+    pub keep_alive: bool,
+    /// `Expect: 100-continue` in an HTTP/1.1 request.
+    pub expect_continue: bool,
+    /// An HTTP/1.1 request with `Connection: upgrade` and an Upgrade field.
+    pub upgrade: bool,
+    /// A CONNECT request: after a 2xx the connection becomes a tunnel.
+    pub connect: bool,
+}
+
+/// A parsed request head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedRequest {
+    /// The head itself.
+    pub head: RequestHead,
+    /// Framing and connection information derived from the head.
+    pub framing: RequestFraming,
+    /// Bytes of the head (including leading empty lines); the body starts here.
+    pub head_len: usize,
+}
+
+/// A parsed response head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedResponse {
+    /// The head itself.
+    pub head: ResponseHead,
+    /// How the body is delimited.
+    pub body: BodyKind,
+    /// Whether the connection may be reused after this response.
+    pub keep_alive: bool,
+    /// A 101 response, or a 2xx to CONNECT: the bytes after the head belong
+    /// to another protocol.
+    pub upgrade: bool,
+    /// Bytes of the head; the body starts here.
+    pub head_len: usize,
+}
+
+/// Parses a request head from the start of `buf`.
+///
+/// `Ok(None)` means the head is incomplete and more bytes are needed. Errors
+/// carry the status to answer with; after any error the connection's
+/// framing is unknown and it must be closed.
+pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<ParsedRequest>, ParseError> {
+    let Some(scan) = scan_head(buf, limits, StartLine::Request)? else {
+        return Ok(None);
+    };
+    let mut slots = vec![httparse::EMPTY_HEADER; scan.fields];
+    let mut req = httparse::Request::new(&mut slots);
+    match req.parse(&buf[..scan.end]) {
+        Ok(httparse::Status::Complete(n)) if n == scan.end => {}
+        Ok(_) => return Err(ErrorKind::RequestLine.into()),
+        Err(e) => return Err(from_httparse(e)),
+    }
+    let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
+        return Err(ErrorKind::RequestLine.into());
+    };
+    let method = Method::from_token(method);
+    let form = framing::target_form(&method, target)?;
+    let head = RequestHead {
+        form,
+        target: target.to_owned(),
+        method,
+        version: version(minor),
+        headers: collect_headers(req.headers),
+    };
+    let framing = framing::request_framing(&head, limits)?;
+    Ok(Some(ParsedRequest {
+        head,
+        framing,
+        head_len: scan.end,
+    }))
+}
+
+/// Parses a response head from the start of `buf`, for a request made with
+/// `request_method` (a response to HEAD never has a body, and a 2xx to
+/// CONNECT starts a tunnel).
+///
+/// Informational (1xx) responses other than 101 are returned like any
+/// other; the caller then parses the next head for the final response.
+pub fn parse_response(
+    buf: &[u8],
+    limits: &Limits,
+    request_method: &Method,
+) -> Result<Option<ParsedResponse>, ParseError> {
+    let Some(scan) = scan_head(buf, limits, StartLine::Response)? else {
+        return Ok(None);
+    };
+    let mut slots = vec![httparse::EMPTY_HEADER; scan.fields];
+    let mut res = httparse::Response::new(&mut slots);
+    match res.parse(&buf[..scan.end]) {
+        Ok(httparse::Status::Complete(n)) if n == scan.end => {}
+        Ok(_) => return Err(ErrorKind::StatusLine.into()),
+        Err(e) => return Err(from_httparse(e)),
+    }
+    let (Some(minor), Some(code)) = (res.version, res.code) else {
+        return Err(ErrorKind::StatusLine.into());
+    };
+    let status = StatusCode::from_u16(code).ok_or(ErrorKind::StatusLine)?;
+    let head = ResponseHead {
+        version: version(minor),
+        status,
+        reason: Some(res.reason.unwrap_or_default().to_owned()),
+        headers: collect_headers(res.headers),
+    };
+    let (body, keep_alive, upgrade) = framing::response_framing(&head, request_method, limits)?;
+    Ok(Some(ParsedResponse {
+        head,
+        body,
+        keep_alive,
+        upgrade,
+        head_len: scan.end,
+    }))
+}
+
+fn version(minor: u8) -> Version {
+    if minor == 0 {
+        Version::Http10
+    } else {
+        Version::Http11
+    }
+}
+
+fn collect_headers(fields: &[httparse::Header<'_>]) -> Headers {
+    let mut headers = Headers::with_capacity(fields.len());
+    for f in fields {
+        headers.append(f.name, trim_ows(f.value));
+    }
+    headers
+}
+
+/// httparse only sees heads that passed the line scan, so these are the
+/// few checks left to it.
+fn from_httparse(e: httparse::Error) -> ParseError {
+    let kind = match e {
+        httparse::Error::HeaderName => ErrorKind::HeaderName,
+        httparse::Error::HeaderValue => ErrorKind::HeaderValue,
+        httparse::Error::NewLine => ErrorKind::BareLf,
+        httparse::Error::Status => ErrorKind::StatusLine,
+        httparse::Error::Token => ErrorKind::Method,
+        httparse::Error::TooManyHeaders => ErrorKind::TooManyHeaders,
+        httparse::Error::Version => ErrorKind::Version,
+    };
+    kind.into()
+}

@@ -1,0 +1,56 @@
+//! Size limits applied while parsing.
+//!
+//! Every limit bounds memory or work that a peer can make us spend before
+//! any application code has had a say. Defaults follow Node.js where Node
+//! has an equivalent, so that an application ported from Node behaves the
+//! same at the edges.
+
+/// Default for [`Limits::max_head_bytes`]: 16 KiB, Node's
+/// `--max-http-header-size`. Large enough for real cookies, small enough
+/// that a connection that never finishes its head costs little.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// Default for [`Limits::max_request_line`]: 8 KiB. URLs beyond this are
+/// almost always abuse; it lets the parser answer 414 rather than 431 for
+/// a long target.
+pub const MAX_REQUEST_LINE: usize = 8 * 1024;
+
+/// Default for [`Limits::max_headers`]: 100 field lines. Header lookups are
+/// linear, so this also bounds the cost of each lookup.
+pub const MAX_HEADERS: usize = 100;
+
+/// Default for [`Limits::max_chunk_ext_bytes`]: 16 KiB per message, as in
+/// Node. Chunk extensions are ignored, so without a bound a peer could make
+/// us scan unlimited bytes that never reach the application.
+pub const MAX_CHUNK_EXT_BYTES: usize = 16 * 1024;
+
+/// Limits applied to one message (head, body and trailers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Maximum bytes of a head, from the first byte (leading empty lines
+    /// included) to the end of the empty line. Trailers are counted against
+    /// the same budget. Exceeding it is 431, or 414 while still in the
+    /// request line.
+    pub max_head_bytes: usize,
+    /// Maximum bytes of the request line (or status line), CRLF excluded. 414.
+    pub max_request_line: usize,
+    /// Maximum number of field lines in a head, and separately in a trailer section. 431.
+    pub max_headers: usize,
+    /// Maximum total bytes of chunk extensions (from `;` to CR) in one body. 413.
+    pub max_chunk_ext_bytes: usize,
+    /// Maximum body size, if any. 413; a Content-Length above it is
+    /// rejected as soon as the head is parsed.
+    pub max_body: Option<u64>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_head_bytes: MAX_HEAD_BYTES,
+            max_request_line: MAX_REQUEST_LINE,
+            max_headers: MAX_HEADERS,
+            max_chunk_ext_bytes: MAX_CHUNK_EXT_BYTES,
+            max_body: None,
+        }
+    }
+}

@@ -1,0 +1,825 @@
+//! The loop: phase order, cached time, the alive rule, run modes.
+//!
+//! One iteration runs these phases, in this order (see `docs/event-loop.md`
+//! for the full rules):
+//!
+//! 1. **update time**: `now` is read once and cached for the iteration;
+//! 2. **timers**: callbacks of every timer due at `now`, earliest first, ties
+//!    in insertion order; timers they create wait for the next iteration;
+//! 3. **pending**: I/O callbacks deferred from the previous iteration;
+//! 4. **poll**: register new sources, wait for I/O (the timeout rule is in
+//!    [`Inner::poll_timeout`]), wake the tasks whose I/O is ready and the
+//!    tasks woken from other threads (pool completions), then run them;
+//! 5. **check**: immediates queued before the phase began;
+//! 6. **close**: close callbacks.
+//!
+//! After *every* callback and every task poll comes a checkpoint: the
+//! next-tick queue, then the microtask queue (which holds woken tasks),
+//! repeated until both are empty or the task budget is spent.
+//!
+//! **Invariant: no `RefCell` borrow is held while user code runs.** Every
+//! queue is popped one item at a time with a short borrow, and the item runs
+//! after the borrow is released, so callbacks may freely schedule more work.
+//!
+//! **Invariant: the loop never calls the OS** except through the reactor's
+//! poll and the clock.
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use crate::diag::{CallbackKind, Diag, Metrics, Phase, StallSource};
+use crate::pool::Pool;
+use crate::reactor::{Reactor, Remote};
+use crate::task::{self, Header, Tasks, COMPLETION_BIT, MAIN_TOKEN};
+use crate::timers::{TimerHeap, TimerId};
+
+/// A queued callback.
+pub(crate) type Callback = Box<dyn FnOnce()>;
+
+/// An entry of the microtask queue.
+pub(crate) enum Micro {
+    /// A closure from `queue_microtask`.
+    Callback(Callback),
+    /// A woken task, by token.
+    Task(u64),
+}
+
+/// What a timer does when it fires.
+pub(crate) enum TimerAction {
+    /// `set_timeout`: run once. `None` only transiently.
+    Once(Option<Callback>),
+    /// `set_interval`: run, then re-arm after the interval. The callback is
+    /// `None` while it runs.
+    Repeat(Option<Box<dyn FnMut()>>, Duration),
+    /// A `Sleep` future: wake it.
+    Wake(Option<Waker>),
+}
+
+/// A timer's payload in the heap.
+pub(crate) struct TimerEntry {
+    /// What to do when due.
+    pub(crate) action: TimerAction,
+    /// Whether the timer keeps the loop alive.
+    pub(crate) refed: bool,
+}
+
+/// How [`Loop::run`] runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunMode {
+    /// Run until the loop is no longer alive, or [`Loop::stop`] is called.
+    Default,
+    /// Run one iteration, blocking in the poll phase if there is nothing to do.
+    Once,
+    /// Run one iteration without blocking.
+    NoWait,
+}
+
+/// Where the loop gets its time from.
+#[derive(Clone, Debug)]
+pub(crate) enum Clock {
+    /// `Instant::now()`.
+    System,
+    /// A clock the caller moves by hand.
+    Manual(ManualClock),
+}
+
+/// A clock that only moves when told to: makes timer tests deterministic.
+///
+/// ```
+/// use std::time::Duration;
+/// use waiter_rt::{Loop, ManualClock, RunMode};
+///
+/// let clock = ManualClock::new();
+/// let lp = Loop::builder().clock(clock.clone()).build().unwrap();
+/// let fired = std::rc::Rc::new(std::cell::Cell::new(false));
+/// let f = fired.clone();
+/// lp.run_main(|| {
+///     waiter_rt::set_timeout(Duration::from_secs(3600), move || f.set(true));
+/// }, RunMode::NoWait);
+/// assert!(!fired.get());
+/// clock.advance(Duration::from_secs(3600));
+/// lp.run(RunMode::NoWait);
+/// assert!(fired.get());
+/// ```
+#[derive(Clone, Debug)]
+pub struct ManualClock {
+    /// The current reading, shared by every clone.
+    now: Rc<Cell<Instant>>,
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ManualClock {
+    /// A clock that reads `Instant::now()` until advanced.
+    pub fn new() -> ManualClock {
+        ManualClock {
+            now: Rc::new(Cell::new(Instant::now())),
+        }
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, d: Duration) {
+        self.now.set(self.now.get() + d);
+    }
+
+    /// The current reading.
+    pub fn now(&self) -> Instant {
+        self.now.get()
+    }
+}
+
+impl Clock {
+    fn now(&self) -> Instant {
+        match self {
+            Clock::System => Instant::now(),
+            Clock::Manual(m) => m.now(),
+        }
+    }
+}
+
+static NEXT_LOOP_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The loop entered on this thread, if any.
+    static CURRENT: RefCell<Option<Rc<Inner>>> = const { RefCell::new(None) };
+}
+
+/// The loop's state, shared by every handle created on it.
+pub(crate) struct Inner {
+    /// Unique id; a waker compares it with the current loop's.
+    pub(crate) id: u64,
+    /// The time source.
+    clock: Clock,
+    /// The time cached at the start of the iteration.
+    pub(crate) now: Cell<Instant>,
+    /// Scheduled timers.
+    pub(crate) timers: RefCell<TimerHeap<TimerEntry>>,
+    /// Live timers that keep the loop alive.
+    pub(crate) refed_timers: Cell<usize>,
+    /// Reused buffer of due timer ids.
+    due: RefCell<Vec<TimerId>>,
+    /// `next_tick` callbacks.
+    pub(crate) next_ticks: RefCell<VecDeque<Callback>>,
+    /// Microtasks and woken tasks.
+    pub(crate) micro: RefCell<VecDeque<Micro>>,
+    /// Tasks that yielded; they run again after the next poll.
+    pub(crate) deferred: RefCell<Vec<u64>>,
+    /// Callbacks for the pending phase.
+    pub(crate) pending: RefCell<VecDeque<Callback>>,
+    /// Immediates by id; ids grow, so the map's order is FIFO order.
+    pub(crate) immediates: RefCell<BTreeMap<u64, Callback>>,
+    /// Id of the next immediate.
+    pub(crate) next_immediate: Cell<u64>,
+    /// Callbacks for the close phase.
+    pub(crate) closing: RefCell<VecDeque<Callback>>,
+    /// Completion callbacks of callback-form requests (pool `submit`), by
+    /// slab key, with their generation.
+    completions: RefCell<slab::Slab<(u32, Callback)>>,
+    /// Generation for the next completion.
+    next_completion_gen: Cell<u32>,
+    /// Completion tokens woken on this thread, run in the next poll phase.
+    ready_completions: RefCell<Vec<u64>>,
+    /// Spawned tasks.
+    pub(crate) tasks: Tasks,
+    /// The OS poller.
+    pub(crate) reactor: Reactor,
+    /// Cross-thread wakeups.
+    pub(crate) remote: Arc<Remote>,
+    /// Reused buffer for tokens drained from `remote`.
+    remote_buf: RefCell<Vec<u64>>,
+    /// The worker pool, started on first use.
+    pub(crate) pool: OnceCell<Pool>,
+    /// Worker count for the pool (None: environment or default).
+    pub(crate) pool_size: Option<usize>,
+    /// I/O handles that keep the loop alive.
+    pub(crate) handle_refs: Cell<usize>,
+    /// Requests in flight (pool jobs) that keep the loop alive.
+    pub(crate) active_reqs: Cell<usize>,
+    /// Set by `stop()`.
+    stop: Cell<bool>,
+    /// Set while `run` is on the stack, to refuse re-entry.
+    running: Cell<bool>,
+    /// Set when the `block_on` future has been woken.
+    pub(crate) main_woken: Cell<bool>,
+    /// The task being polled, for `yield_now`.
+    pub(crate) current_task: Cell<Option<u64>>,
+    /// Counters, histograms and the stall detector.
+    pub(crate) diag: Diag,
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Loop")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    /// The loop entered on this thread.
+    ///
+    /// # Panics
+    /// If no loop is entered: waiter's functions must be called from inside
+    /// `Loop::block_on`, `Loop::run`, `Loop::run_main` or `Loop::enter`.
+    #[track_caller]
+    pub(crate) fn current() -> Rc<Inner> {
+        Self::try_current().expect("no waiter loop is entered on this thread")
+    }
+
+    /// The loop entered on this thread, if any.
+    pub(crate) fn try_current() -> Option<Rc<Inner>> {
+        CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+    }
+
+    /// Queues `token` on the current loop if it is loop `loop_id`.
+    pub(crate) fn try_schedule_local(loop_id: u64, token: u64) -> bool {
+        CURRENT
+            .try_with(|c| match &*c.borrow() {
+                Some(inner) if inner.id == loop_id => {
+                    inner.schedule_token(token);
+                    true
+                }
+                _ => false,
+            })
+            .unwrap_or(false)
+    }
+
+    /// The cached loop time.
+    pub(crate) fn now(&self) -> Instant {
+        self.now.get()
+    }
+
+    fn update_time(&self) {
+        self.now.set(self.clock.now());
+    }
+
+    /// A fresh reading of the loop's clock.
+    pub(crate) fn read_clock(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// The alive rule: referenced handles or timers, requests in flight, or
+    /// queued callbacks of any kind.
+    pub(crate) fn is_alive(&self) -> bool {
+        self.handle_refs.get() > 0
+            || self.refed_timers.get() > 0
+            || self.active_reqs.get() > 0
+            || self.has_queued_work()
+    }
+
+    fn has_queued_work(&self) -> bool {
+        !self.pending.borrow().is_empty()
+            || !self.immediates.borrow().is_empty()
+            || !self.closing.borrow().is_empty()
+            || !self.micro.borrow().is_empty()
+            || !self.next_ticks.borrow().is_empty()
+            || !self.deferred.borrow().is_empty()
+            || !self.ready_completions.borrow().is_empty()
+    }
+
+    /// Registers a completion callback and returns the waker that queues it
+    /// for the next poll phase, from any thread. Like an I/O callback in
+    /// libuv, it runs as a callback of its own, followed by a checkpoint.
+    pub(crate) fn completion(&self, cb: Callback) -> Waker {
+        let gen = self.next_completion_gen.get();
+        self.next_completion_gen.set(gen.wrapping_add(1));
+        let key = self.completions.borrow_mut().insert((gen, cb));
+        let token = COMPLETION_BIT | ((gen as u64) << 32) | key as u64;
+        Waker::from(Header::new(token, self.id, self.remote.clone()))
+    }
+
+    pub(crate) fn queue_completion(&self, token: u64) {
+        self.ready_completions.borrow_mut().push(token);
+    }
+
+    fn run_completions(&self) {
+        let ready = std::mem::take(&mut *self.ready_completions.borrow_mut());
+        for token in ready {
+            let key = (token & 0xffff_ffff) as usize;
+            let gen = ((token & !COMPLETION_BIT) >> 32) as u32;
+            let cb = {
+                let mut c = self.completions.borrow_mut();
+                match c.get(key) {
+                    Some((g, _)) if *g == gen => Some(c.remove(key).1),
+                    _ => None,
+                }
+            };
+            if let Some(cb) = cb {
+                self.run_callback(CallbackKind::Io, cb);
+            }
+        }
+    }
+
+    /// How long the poll phase may block: zero when anything is queued, the
+    /// loop is stopping, or nothing could end the wait (the loop is not alive
+    /// and there is no `block_on` future that a foreign thread might wake);
+    /// else until the nearest timer; else forever.
+    pub(crate) fn poll_timeout(&self, mode: RunMode, has_main: bool) -> Option<Duration> {
+        if mode == RunMode::NoWait
+            || self.stop.get()
+            || self.main_woken.get()
+            || self.has_queued_work()
+            || (!has_main && !self.is_alive())
+        {
+            return Some(Duration::ZERO);
+        }
+        let next = self.timers.borrow_mut().next_deadline()?;
+        Some(next.saturating_duration_since(self.now()))
+    }
+
+    /// Runs a callback, then a checkpoint. Panics are caught and logged.
+    pub(crate) fn run_callback(&self, kind: CallbackKind, cb: Callback) {
+        self.run_guarded(kind, cb);
+        self.checkpoint();
+    }
+
+    fn run_guarded(&self, kind: CallbackKind, cb: impl FnOnce()) {
+        let start = Instant::now();
+        if let Err(p) = catch_unwind(AssertUnwindSafe(cb)) {
+            self.diag.panics.set(self.diag.panics.get() + 1);
+            tracing::error!(
+                callback = ?kind,
+                panic = task::panic_message(&*p),
+                "a callback panicked; the loop goes on"
+            );
+        }
+        self.diag.callbacks.set(self.diag.callbacks.get() + 1);
+        let elapsed = start.elapsed();
+        if elapsed >= self.diag.stall_threshold.get() {
+            self.report_stall(StallSource::Callback(kind), elapsed);
+        }
+    }
+
+    /// Drains next-ticks, then microtasks (and woken tasks), until both are
+    /// empty or [`task::TASK_BUDGET`] task polls have run.
+    pub(crate) fn checkpoint(&self) {
+        let mut polls = 0;
+        loop {
+            loop {
+                let Some(cb) = self.next_ticks.borrow_mut().pop_front() else {
+                    break;
+                };
+                self.run_guarded(CallbackKind::NextTick, cb);
+            }
+            loop {
+                let Some(m) = self.micro.borrow_mut().pop_front() else {
+                    break;
+                };
+                match m {
+                    Micro::Callback(cb) => self.run_guarded(CallbackKind::Microtask, cb),
+                    Micro::Task(t) => {
+                        if polls >= task::TASK_BUDGET {
+                            self.micro.borrow_mut().push_front(Micro::Task(t));
+                            return;
+                        }
+                        if self.run_task(t) {
+                            polls += 1;
+                        }
+                    }
+                }
+            }
+            if self.next_ticks.borrow().is_empty() {
+                return;
+            }
+        }
+    }
+
+    fn run_timers(&self) {
+        let now = self.now();
+        let mut due = std::mem::take(&mut *self.due.borrow_mut());
+        {
+            let mut timers = self.timers.borrow_mut();
+            while let Some(id) = timers.pop_due(now) {
+                due.push(id);
+            }
+        }
+        for id in due.drain(..) {
+            self.fire_timer(id);
+        }
+        *self.due.borrow_mut() = due;
+    }
+
+    fn fire_timer(&self, id: TimerId) {
+        let action = {
+            let mut timers = self.timers.borrow_mut();
+            let Some(entry) = timers.get_mut(id) else {
+                return;
+            };
+            match &mut entry.action {
+                TimerAction::Repeat(cb, _) => TimerAction::Repeat(cb.take(), Duration::ZERO),
+                _ => {
+                    let entry = timers.remove(id).expect("timer vanished");
+                    if entry.refed {
+                        self.refed_timers.set(self.refed_timers.get() - 1);
+                    }
+                    entry.action
+                }
+            }
+        };
+        match action {
+            TimerAction::Once(Some(cb)) => self.run_callback(CallbackKind::Timer, cb),
+            TimerAction::Wake(Some(w)) => {
+                w.wake();
+                self.checkpoint();
+            }
+            TimerAction::Repeat(Some(mut cb), _) => {
+                self.run_guarded(CallbackKind::Timer, &mut cb);
+                self.checkpoint();
+                let mut timers = self.timers.borrow_mut();
+                if let Some(TimerEntry {
+                    action: TimerAction::Repeat(slot, every),
+                    ..
+                }) = timers.get_mut(id)
+                {
+                    *slot = Some(cb);
+                    let at = self.now() + *every;
+                    timers.reschedule(id, at);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn run_pending(&self) {
+        let n = self.pending.borrow().len();
+        for _ in 0..n {
+            let Some(cb) = self.pending.borrow_mut().pop_front() else {
+                break;
+            };
+            self.run_callback(CallbackKind::Pending, cb);
+        }
+    }
+
+    fn run_poll(&self, timeout: Option<Duration>) {
+        let start = Instant::now();
+        let n = match self.reactor.poll(timeout) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(error = %e, "epoll_wait failed");
+                0
+            }
+        };
+        self.diag.record_poll(start.elapsed(), n);
+        let mut buf = std::mem::take(&mut *self.remote_buf.borrow_mut());
+        self.remote.drain(&mut buf);
+        for t in buf.drain(..) {
+            self.schedule_token(t);
+        }
+        *self.remote_buf.borrow_mut() = buf;
+        self.run_completions();
+        self.requeue_deferred();
+        self.checkpoint();
+    }
+
+    fn run_check(&self) {
+        let end = self.next_immediate.get();
+        loop {
+            let cb = {
+                let mut imm = self.immediates.borrow_mut();
+                match imm.first_entry() {
+                    Some(e) if *e.key() < end => e.remove(),
+                    _ => break,
+                }
+            };
+            self.run_callback(CallbackKind::Immediate, cb);
+        }
+    }
+
+    fn run_closing(&self) {
+        let n = self.closing.borrow().len();
+        for _ in 0..n {
+            let Some(cb) = self.closing.borrow_mut().pop_front() else {
+                break;
+            };
+            self.run_callback(CallbackKind::Close, cb);
+        }
+    }
+
+    /// Runs iterations. `main` is the `block_on` hook: it is called after
+    /// each phase while the main future is woken, and returns `true` once the
+    /// main future is done, which ends the run.
+    fn run(&self, mode: RunMode, mut main: Option<&mut dyn FnMut() -> bool>) {
+        assert!(!self.running.replace(true), "the loop is already running");
+        let _reset = ResetOnDrop(&self.running);
+        loop {
+            if main.is_none() && (!self.is_alive() || self.stop.get()) {
+                break;
+            }
+            if self.iterate(mode, &mut main) {
+                break;
+            }
+            if mode != RunMode::Default {
+                break;
+            }
+        }
+        self.stop.set(false);
+    }
+
+    /// One iteration; returns `true` if the main future finished.
+    fn iterate(&self, mode: RunMode, main: &mut Option<&mut dyn FnMut() -> bool>) -> bool {
+        let has_main = main.is_some();
+        let mut hook = |inner: &Inner| match main {
+            Some(m) if inner.main_woken.get() => m(),
+            _ => false,
+        };
+        let mut mark = Instant::now();
+        let mut lap = |inner: &Inner, phase: Phase| {
+            let t = Instant::now();
+            inner.diag.add_phase(phase, t - mark);
+            mark = t;
+        };
+        self.update_time();
+        self.run_timers();
+        lap(self, Phase::Timers);
+        if hook(self) {
+            return true;
+        }
+        self.run_pending();
+        lap(self, Phase::Pending);
+        if hook(self) {
+            return true;
+        }
+        let timeout = self.poll_timeout(mode, has_main);
+        self.run_poll(timeout);
+        lap(self, Phase::Poll);
+        if hook(self) {
+            return true;
+        }
+        self.run_check();
+        lap(self, Phase::Check);
+        if hook(self) {
+            return true;
+        }
+        self.run_closing();
+        lap(self, Phase::Close);
+        self.diag.iterations.set(self.diag.iterations.get() + 1);
+        hook(self)
+    }
+
+    /// Drops everything the loop holds. Tasks and callbacks hold handles that
+    /// hold the loop, so this is what frees them (and closes their fds).
+    fn shutdown(&self) {
+        for _ in 0..4 {
+            self.tasks.clear();
+            drop(std::mem::take(&mut *self.timers.borrow_mut()));
+            drop(std::mem::take(&mut *self.next_ticks.borrow_mut()));
+            drop(std::mem::take(&mut *self.micro.borrow_mut()));
+            drop(std::mem::take(&mut *self.pending.borrow_mut()));
+            drop(std::mem::take(&mut *self.immediates.borrow_mut()));
+            drop(std::mem::take(&mut *self.closing.borrow_mut()));
+            drop(std::mem::take(&mut *self.completions.borrow_mut()));
+            self.ready_completions.borrow_mut().clear();
+            if self.tasks.len() == 0 && !self.has_queued_work() {
+                break;
+            }
+        }
+        self.refed_timers.set(0);
+        if let Some(pool) = self.pool.get() {
+            pool.shutdown();
+        }
+    }
+}
+
+struct ResetOnDrop<'a>(&'a Cell<bool>);
+
+impl Drop for ResetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+/// Configures a [`Loop`].
+#[derive(Debug, Default)]
+pub struct LoopBuilder {
+    /// Replaces the system clock.
+    clock: Option<ManualClock>,
+    /// Stall threshold; default [`crate::diag::DEFAULT_STALL_THRESHOLD`].
+    stall_threshold: Option<Duration>,
+    /// Pool worker count; default `WAITER_THREADPOOL_SIZE` or 4.
+    pool_size: Option<usize>,
+}
+
+impl LoopBuilder {
+    /// Drives time from a [`ManualClock`] instead of the system clock.
+    pub fn clock(mut self, clock: ManualClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Reports any callback or task poll that holds the loop this long.
+    pub fn stall_threshold(mut self, d: Duration) -> Self {
+        self.stall_threshold = Some(d);
+        self
+    }
+
+    /// Number of worker threads in the pool (capped at
+    /// [`crate::pool::MAX_THREADS`]).
+    pub fn pool_size(mut self, n: usize) -> Self {
+        self.pool_size = Some(n);
+        self
+    }
+
+    /// Creates the loop (the poller and its waker).
+    pub fn build(self) -> io::Result<Loop> {
+        let (reactor, remote) = Reactor::new()?;
+        let clock = match self.clock {
+            Some(m) => Clock::Manual(m),
+            None => Clock::System,
+        };
+        let now = clock.now();
+        let diag = Diag::new(self.stall_threshold);
+        let inner = Inner {
+            id: NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed),
+            clock,
+            now: Cell::new(now),
+            timers: RefCell::new(TimerHeap::new()),
+            refed_timers: Cell::new(0),
+            due: RefCell::new(Vec::new()),
+            next_ticks: RefCell::new(VecDeque::new()),
+            micro: RefCell::new(VecDeque::new()),
+            deferred: RefCell::new(Vec::new()),
+            pending: RefCell::new(VecDeque::new()),
+            immediates: RefCell::new(BTreeMap::new()),
+            next_immediate: Cell::new(0),
+            closing: RefCell::new(VecDeque::new()),
+            completions: RefCell::new(slab::Slab::new()),
+            next_completion_gen: Cell::new(0),
+            ready_completions: RefCell::new(Vec::new()),
+            tasks: Tasks::default(),
+            reactor,
+            remote,
+            remote_buf: RefCell::new(Vec::new()),
+            pool: OnceCell::new(),
+            pool_size: self.pool_size,
+            handle_refs: Cell::new(0),
+            active_reqs: Cell::new(0),
+            stop: Cell::new(false),
+            running: Cell::new(false),
+            main_woken: Cell::new(false),
+            current_task: Cell::new(None),
+            diag,
+        };
+        Ok(Loop {
+            inner: Rc::new(inner),
+        })
+    }
+}
+
+/// A single-threaded event loop. See the [crate docs](crate).
+///
+/// A `Loop` is `!Send`: it, its tasks and its handles live on one thread.
+pub struct Loop {
+    /// Shared with every handle and task created on this loop.
+    inner: Rc<Inner>,
+}
+
+impl fmt::Debug for Loop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+/// Keeps a loop entered on this thread; see [`Loop::enter`].
+#[derive(Debug)]
+pub struct EnterGuard {
+    /// The loop that was entered before, restored on drop.
+    prev: Option<Rc<Inner>>,
+    /// Entering is per thread.
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = prev);
+    }
+}
+
+impl Loop {
+    /// A loop with the default settings.
+    pub fn new() -> io::Result<Loop> {
+        LoopBuilder::default().build()
+    }
+
+    /// A builder for a loop with custom settings.
+    pub fn builder() -> LoopBuilder {
+        LoopBuilder::default()
+    }
+
+    /// Makes this the current loop of the thread until the guard is dropped,
+    /// so free functions such as [`crate::set_timeout`] and
+    /// [`crate::spawn_local`] reach it.
+    pub fn enter(&self) -> EnterGuard {
+        let prev = CURRENT.with(|c| c.replace(Some(self.inner.clone())));
+        EnterGuard {
+            prev,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Runs the loop until `future` completes, and returns its output.
+    ///
+    /// The future is polled on this thread and need not be `Send` or
+    /// `'static`. Other tasks keep running while it waits; when it completes,
+    /// `block_on` returns and unfinished tasks stay on the loop.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _enter = self.enter();
+        let inner = &*self.inner;
+        let mut future = pin!(future);
+        let header = Header::new(MAIN_TOKEN, inner.id, inner.remote.clone());
+        let waker = Waker::from(header);
+        let mut out = None;
+        {
+            let mut poll_main = || {
+                inner.main_woken.set(false);
+                inner.current_task.set(Some(MAIN_TOKEN));
+                let mut cx = Context::from_waker(&waker);
+                let r = future.as_mut().poll(&mut cx);
+                inner.current_task.set(None);
+                inner.checkpoint();
+                match r {
+                    Poll::Ready(v) => {
+                        out = Some(v);
+                        true
+                    }
+                    Poll::Pending => false,
+                }
+            };
+            if !poll_main() {
+                inner.run(RunMode::Default, Some(&mut poll_main));
+            }
+        }
+        out.expect("block_on returned before its future completed")
+    }
+
+    /// Runs the loop in `mode`. Returns whether the loop is still alive.
+    pub fn run(&self, mode: RunMode) -> bool {
+        let _enter = self.enter();
+        self.inner.run(mode, None);
+        self.inner.is_alive()
+    }
+
+    /// Runs `main` as the "main script", then the loop in `mode`, the way
+    /// `node script.js` runs a script and then its event loop until no work
+    /// is left. Returns whether the loop is still alive.
+    pub fn run_main(&self, main: impl FnOnce(), mode: RunMode) -> bool {
+        let _enter = self.enter();
+        self.inner.run_guarded(CallbackKind::Main, main);
+        self.inner.checkpoint();
+        self.inner.run(mode, None);
+        self.inner.is_alive()
+    }
+
+    /// Makes [`run`](Self::run) return after the current iteration.
+    pub fn stop(&self) {
+        self.inner.stop.set(true);
+    }
+
+    /// Whether the loop has referenced handles, requests in flight or queued
+    /// callbacks.
+    pub fn is_alive(&self) -> bool {
+        self.inner.is_alive()
+    }
+
+    /// The time cached at the start of the current iteration.
+    pub fn now(&self) -> Instant {
+        self.inner.now()
+    }
+
+    /// A snapshot of the loop's counters.
+    pub fn metrics(&self) -> Metrics {
+        self.inner.metrics()
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _enter = self.enter();
+        self.inner.shutdown();
+    }
+}
+
+/// Runs `future` on a new loop: the usual entry point of a program.
+///
+/// # Panics
+/// If the loop cannot be created (the process is out of file descriptors).
+pub fn run<F: Future>(future: F) -> F::Output {
+    Loop::new()
+        .expect("cannot create the event loop")
+        .block_on(future)
+}

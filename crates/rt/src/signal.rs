@@ -1,0 +1,99 @@
+//! Unix signals as loop events.
+//!
+//! Each [`Signal`] owns a socket pair: signal-hook's async-signal-safe handler
+//! writes a byte to one end, and the loop watches the other like any socket.
+//! A listener does not keep the loop alive (as in Node), unless
+//! [`Signal::ref_`] is called. While any listener for a signal exists, the
+//! signal's default action (for SIGINT and SIGTERM: exit) is replaced.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io::{self, Read};
+use std::os::unix::net::UnixStream;
+use std::task::{Context, Poll};
+
+use signal_hook::SigId;
+
+use crate::net::Io;
+use crate::reactor::Direction;
+
+/// SIGINT (Ctrl-C).
+pub const SIGINT: i32 = libc::SIGINT;
+/// SIGTERM (the polite kill).
+pub const SIGTERM: i32 = libc::SIGTERM;
+/// SIGHUP (reload, by convention).
+pub const SIGHUP: i32 = libc::SIGHUP;
+
+/// A stream of deliveries of one signal.
+pub struct Signal {
+    /// The signal number.
+    signo: i32,
+    /// The read end of the self-pipe.
+    io: Io<mio::net::UnixStream>,
+    /// The handler registration, removed on drop.
+    id: SigId,
+}
+
+impl fmt::Debug for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signal")
+            .field("signo", &self.signo)
+            .finish()
+    }
+}
+
+/// Listens for `signo` (such as [`SIGTERM`]).
+pub fn signal(signo: i32) -> io::Result<Signal> {
+    let (read, write) = UnixStream::pair()?;
+    read.set_nonblocking(true)?;
+    write.set_nonblocking(true)?;
+    let id = signal_hook::low_level::pipe::register(signo, write)?;
+    let io = Io::new(mio::net::UnixStream::from_std(read));
+    io.set_ref(false);
+    Ok(Signal { signo, io, id })
+}
+
+impl Signal {
+    /// Waits for the next delivery. Deliveries that arrive before the call
+    /// are not lost; several may be coalesced into one.
+    pub async fn recv(&mut self) {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// The poll form of [`recv`](Self::recv).
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut buf = [0u8; 64];
+        let mut got = false;
+        loop {
+            match self
+                .io
+                .poll_io(cx, Direction::Read, |mut s| s.read(&mut buf))
+            {
+                Poll::Ready(Ok(n)) if n > 0 => got = true,
+                // EOF or an error cannot happen while we own both ends.
+                Poll::Ready(_) | Poll::Pending => break,
+            }
+        }
+        if got {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Makes this listener keep the loop alive.
+    pub fn ref_(&self) {
+        self.io.set_ref(true);
+    }
+
+    /// Stops this listener from keeping the loop alive (the default).
+    pub fn unref(&self) {
+        self.io.set_ref(false);
+    }
+}
+
+impl Drop for Signal {
+    fn drop(&mut self) {
+        signal_hook::low_level::unregister(self.id);
+    }
+}

@@ -1,0 +1,287 @@
+//! Timers: `set_timeout`, `set_interval`, `sleep`, `timeout`.
+//!
+//! The callback forms follow Node: the delay is measured from the loop's
+//! cached time, clamped to at least 1 ms (so `set_timeout(0)` from the main
+//! script races `set_immediate`, as in Node), and a timer keeps the loop alive
+//! until it fires or is cleared, unless [`Timer::unref`] is called.
+//!
+//! The future forms ([`sleep`], [`timeout`]) measure from the clock's current
+//! reading, so a sleep of `d` never ends less than `d` after it was created,
+//! even if the current iteration has been running for a while. A `Sleep`
+//! claims a timer only when first polled and releases it when dropped.
+
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::{pin, Pin};
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::event_loop::{Inner, TimerAction, TimerEntry};
+use crate::timers::TimerId;
+
+/// The shortest callback-timer delay, as in Node.
+pub const MIN_TIMER_DELAY: Duration = Duration::from_millis(1);
+
+/// A handle to a callback timer. Dropping it does not clear the timer.
+#[derive(Clone)]
+pub struct Timer {
+    /// The timer in the loop's heap.
+    id: TimerId,
+    /// The loop it lives on.
+    inner: Rc<Inner>,
+}
+
+impl fmt::Debug for Timer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timer")
+            .field("id", &self.id)
+            .field("active", &self.is_active())
+            .finish()
+    }
+}
+
+impl Timer {
+    /// Cancels the timer. Clearing a fired or cleared timer does nothing.
+    pub fn clear(&self) {
+        let entry = self.inner.timers.borrow_mut().remove(self.id);
+        if let Some(e) = entry {
+            if e.refed {
+                dec(&self.inner);
+            }
+        }
+    }
+
+    /// Whether the timer is still scheduled (or its interval still runs).
+    pub fn is_active(&self) -> bool {
+        self.inner.timers.borrow().contains(self.id)
+    }
+
+    /// Stops the timer from keeping the loop alive.
+    pub fn unref(&self) {
+        self.set_ref(false);
+    }
+
+    /// Makes the timer keep the loop alive again (the default).
+    pub fn ref_(&self) {
+        self.set_ref(true);
+    }
+
+    /// Whether the timer keeps the loop alive.
+    pub fn has_ref(&self) -> bool {
+        let mut t = self.inner.timers.borrow_mut();
+        t.get_mut(self.id).is_some_and(|e| e.refed)
+    }
+
+    fn set_ref(&self, on: bool) {
+        let mut t = self.inner.timers.borrow_mut();
+        if let Some(e) = t.get_mut(self.id) {
+            if e.refed != on {
+                e.refed = on;
+                let n = self.inner.refed_timers.get();
+                self.inner.refed_timers.set(if on { n + 1 } else { n - 1 });
+            }
+        }
+    }
+}
+
+fn dec(inner: &Inner) {
+    inner.refed_timers.set(inner.refed_timers.get() - 1);
+}
+
+fn insert(inner: &Rc<Inner>, deadline: Instant, action: TimerAction) -> TimerId {
+    inner.refed_timers.set(inner.refed_timers.get() + 1);
+    inner.timers.borrow_mut().insert(
+        deadline,
+        TimerEntry {
+            action,
+            refed: true,
+        },
+    )
+}
+
+/// Runs `f` once, `delay` after the loop's current time.
+pub fn set_timeout(delay: Duration, f: impl FnOnce() + 'static) -> Timer {
+    let inner = Inner::current();
+    let at = inner.now() + delay.max(MIN_TIMER_DELAY);
+    let id = insert(&inner, at, TimerAction::Once(Some(Box::new(f))));
+    Timer { id, inner }
+}
+
+/// Runs `f` every `every`, first after `every`. Each run re-arms the timer
+/// from the loop time after the callback, as Node does.
+pub fn set_interval(every: Duration, f: impl FnMut() + 'static) -> Timer {
+    let inner = Inner::current();
+    let every = every.max(MIN_TIMER_DELAY);
+    let at = inner.now() + every;
+    let id = insert(&inner, at, TimerAction::Repeat(Some(Box::new(f)), every));
+    Timer { id, inner }
+}
+
+/// Cancels a timer; the same as [`Timer::clear`].
+pub fn clear_timeout(t: &Timer) {
+    t.clear();
+}
+
+/// A future that completes at a deadline.
+pub struct Sleep {
+    /// When it completes.
+    deadline: Instant,
+    /// The timer, once polled.
+    id: Option<TimerId>,
+    /// Whether the deadline has passed.
+    fired: bool,
+    /// The loop whose timer heap holds it.
+    inner: Rc<Inner>,
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .field("fired", &self.fired)
+            .finish()
+    }
+}
+
+/// Completes after `d`.
+pub fn sleep(d: Duration) -> Sleep {
+    let inner = Inner::current();
+    let deadline = inner.clock_now() + d;
+    Sleep {
+        deadline,
+        id: None,
+        fired: false,
+        inner,
+    }
+}
+
+/// Completes at `deadline`.
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep {
+        deadline,
+        id: None,
+        fired: false,
+        inner: Inner::current(),
+    }
+}
+
+impl Sleep {
+    /// When the sleep completes.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Whether the deadline has passed.
+    pub fn is_elapsed(&self) -> bool {
+        self.fired
+    }
+
+    /// Moves the deadline (earlier or later), as if newly created.
+    pub fn reset(&mut self, deadline: Instant) {
+        self.cancel();
+        self.deadline = deadline;
+        self.fired = false;
+    }
+
+    fn cancel(&mut self) {
+        if let Some(id) = self.id.take() {
+            let e = self.inner.timers.borrow_mut().remove(id);
+            if e.is_some() {
+                dec(&self.inner);
+            }
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.fired {
+            return Poll::Ready(());
+        }
+        let this = &mut *self;
+        match this.id {
+            None => {
+                if this.deadline <= this.inner.now() {
+                    this.fired = true;
+                    return Poll::Ready(());
+                }
+                let action = TimerAction::Wake(Some(cx.waker().clone()));
+                this.id = Some(insert(&this.inner, this.deadline, action));
+                Poll::Pending
+            }
+            Some(id) => {
+                let mut timers = this.inner.timers.borrow_mut();
+                match timers.get_mut(id) {
+                    None => {
+                        drop(timers);
+                        this.id = None;
+                        this.fired = true;
+                        Poll::Ready(())
+                    }
+                    Some(TimerEntry {
+                        action: TimerAction::Wake(w),
+                        ..
+                    }) => {
+                        if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                            let old = w.replace(cx.waker().clone());
+                            drop(timers);
+                            drop(old);
+                        }
+                        Poll::Pending
+                    }
+                    Some(_) => unreachable!("a Sleep's timer is always a Wake timer"),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+/// The error of [`timeout`]: the deadline passed first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Elapsed;
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("deadline has elapsed")
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+impl From<Elapsed> for std::io::Error {
+    fn from(_: Elapsed) -> Self {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, Elapsed)
+    }
+}
+
+/// Runs `f`, giving up after `d`. The future is dropped on timeout.
+pub async fn timeout<F: Future>(d: Duration, f: F) -> Result<F::Output, Elapsed> {
+    let mut f = pin!(f);
+    let mut s = sleep(d);
+    poll_fn(|cx| {
+        if let Poll::Ready(v) = f.as_mut().poll(cx) {
+            return Poll::Ready(Ok(v));
+        }
+        match Pin::new(&mut s).poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(Elapsed)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
+impl Inner {
+    /// A fresh clock reading (the cached `now` may be behind).
+    pub(crate) fn clock_now(&self) -> Instant {
+        self.read_clock()
+    }
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace. Installs what the tests use from the
+# system when it is missing (node, to compare event-loop orderings with
+# Node's; curl and python3 as real HTTP clients).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v node >/dev/null || need+=(nodejs)
+command -v curl >/dev/null || need+=(curl)
+command -v python3 >/dev/null || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# Tests that open thousands of sockets raise their own soft limit; give them
+# room to do so.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+cargo test --workspace --all-features "$@"
