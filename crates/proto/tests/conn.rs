@@ -184,16 +184,16 @@ fn error_statuses_in_canned_responses() {
 
 #[test]
 fn body_error_after_response_started_sends_nothing() {
-    let mut p = Peer::new(
-        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n",
-    );
+    let mut p =
+        Peer::new(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n");
     assert_eq!(
-        p.poll_all()[..2],
-        [req("POST /"), Ev::Data(b"abc".to_vec())]
+        p.poll_all(),
+        [req("POST /"), Ev::Data(b"abc".to_vec()), Ev::NeedMore]
     );
     p.conn
         .write_head(ResponseHead::new(StatusCode::OK), None, &mut p.out)
         .unwrap();
+    p.input.extend_from_slice(b"zz\r\n");
     assert_eq!(p.poll(), Ev::Error(ErrorKind::InvalidChunkSize));
     let before = p.out.len();
     assert!(!p.conn.write_error_response(&mut p.out));
@@ -465,7 +465,10 @@ fn pipelining_depth_is_bounded() {
     assert_eq!(events.last(), Some(&Ev::Paused));
     assert!(!p.conn.wants_read());
     p.respond(StatusCode::OK, b"");
-    assert_eq!(p.poll_all(), [req("GET /"), Ev::End(None), Ev::NeedMore]);
+    assert_eq!(p.poll_all(), [req("GET /"), Ev::End(None), Ev::Paused]);
+    p.respond(StatusCode::OK, b"");
+    assert_eq!(p.poll(), Ev::NeedMore);
+    assert!(p.conn.wants_read());
 }
 
 #[test]
@@ -476,6 +479,16 @@ fn end_of_stream() {
     assert_eq!(p.poll(), Ev::Closed);
     assert!(!p.conn.is_closed());
     p.respond(StatusCode::OK, b"");
+    assert!(p.conn.is_closed());
+
+    let mut p = Peer::new(format!("{GET}{GET}").as_bytes());
+    assert_eq!(p.poll_all().len(), 5);
+    p.conn.read_eof();
+    assert_eq!(p.poll(), Ev::Closed);
+    p.respond(StatusCode::OK, b"1");
+    assert!(!p.take_out().contains("connection: close"));
+    p.respond(StatusCode::OK, b"2");
+    assert!(p.take_out().contains("connection: close"));
     assert!(p.conn.is_closed());
 
     let mut p = Peer::new(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nab");

@@ -742,11 +742,12 @@ impl Loop {
         let inner = &*self.inner;
         let mut future = pin!(future);
         let header = Header::new(MAIN_TOKEN, inner.id, inner.remote.clone());
-        let waker = Waker::from(header);
+        let waker = Waker::from(header.clone());
         let mut out = None;
         {
             let mut poll_main = || {
                 inner.main_woken.set(false);
+                header.unschedule();
                 inner.current_task.set(Some(MAIN_TOKEN));
                 let mut cx = Context::from_waker(&waker);
                 let r = future.as_mut().poll(&mut cx);

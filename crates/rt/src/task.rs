@@ -80,6 +80,14 @@ impl Header {
     }
 }
 
+impl Header {
+    /// Marks the task as no longer queued, just before it is polled, so a
+    /// wake during the poll queues it again.
+    pub(crate) fn unschedule(&self) {
+        self.scheduled.store(false, Ordering::Release);
+    }
+}
+
 impl Wake for Header {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref()
@@ -152,7 +160,7 @@ impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             JoinRepr::Cancelled => write!(f, "task {} was cancelled", self.task),
-            JoinRepr::Panic(p) => write!(f, "task {} panicked: {}", self.task, panic_message(p)),
+            JoinRepr::Panic(p) => write!(f, "task {} panicked: {}", self.task, panic_message(&**p)),
         }
     }
 }
@@ -381,7 +389,7 @@ impl Inner {
             };
             (fut, slot.waker.clone(), slot.header.clone())
         };
-        header.scheduled.store(false, Ordering::Release);
+        header.unschedule();
         self.current_task.set(Some(token));
         let start = Instant::now();
         let mut cx = Context::from_waker(&waker);

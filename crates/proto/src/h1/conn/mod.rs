@@ -42,6 +42,14 @@
 //! - **Timers.** [`Conn::deadline`] says which timeout applies now; the
 //!   server arms it and calls [`Conn::on_timeout`] when it fires.
 //!
+//! Driving it: after reading from the socket, and after finishing a
+//! response, call `poll_read` in a loop until it returns `NeedMore` (read
+//! the socket again), `Paused` (wait until a response finishes or the body
+//! is wanted), `Closed` or `Upgrade`. Check [`Conn::wants_read`] to decide
+//! whether to keep the socket registered for reading, and
+//! [`Conn::is_closed`] after flushing output. When a read returns 0, call
+//! [`Conn::read_eof`] and poll once more.
+//!
 //! # Example
 //!
 //! ```
@@ -73,75 +81,23 @@
 //! ```
 
 use std::collections::VecDeque;
-use std::ops::Range;
-use std::time::Duration;
 
 use crate::error::{ErrorKind, ParseError};
 use crate::h1::body::{Decoder, Encoder};
-use crate::h1::head::{Headers, Method, Version};
-use crate::h1::parse::{parse_request, ParsedRequest};
+use crate::h1::head::{Method, Version};
+use crate::h1::parse::parse_request;
 use crate::limits::Limits;
 
+mod events;
 mod write;
+
+pub use events::{Deadline, Event, Step, HEAD_TIMEOUT, IDLE_TIMEOUT};
 
 /// Requests that may be parsed ahead of their responses. Each holds a
 /// parsed head in the server and a slot here; 16 covers the pipelining
 /// depth of benchmarking tools while bounding what one connection can make
 /// the server hold.
 pub const MAX_PIPELINED: usize = 16;
-
-/// Suggested [`Deadline::Idle`] timeout: Node's `keepAliveTimeout`.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Suggested [`Deadline::Head`] timeout: Node's `headersTimeout`.
-pub const HEAD_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The result of one [`Conn::poll_read`] call.
-#[derive(Debug)]
-pub struct Step {
-    /// Bytes of the input used up; drop them before the next call.
-    pub consumed: usize,
-    /// What happened.
-    pub event: Event,
-}
-
-/// Something the server has to act on.
-#[derive(Debug)]
-pub enum Event {
-    /// A request head. Its body follows as `Data` events and one `End`.
-    Request(ParsedRequest),
-    /// Body bytes of the current request, as a range of the input.
-    Data(Range<usize>),
-    /// The current request's body is complete.
-    End {
-        /// Trailer fields of a chunked body, if any.
-        trailers: Option<Headers>,
-    },
-    /// More input is needed.
-    NeedMore,
-    /// Nothing can be read until the server writes responses or calls
-    /// [`Conn::continue_body`]; stop reading the socket meanwhile.
-    Paused,
-    /// The connection now speaks another protocol; all unconsumed input belongs to it.
-    Upgrade,
-    /// The input is invalid; answer with [`Conn::write_error_response`], then close.
-    Error(ParseError),
-    /// Nothing more will be read. Finish owed responses, then close when
-    /// [`Conn::is_closed`] says so.
-    Closed,
-}
-
-/// Which timeout currently applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Deadline {
-    /// No timeout: a handler is working or a body is streaming.
-    None,
-    /// Idle between requests (see [`IDLE_TIMEOUT`]); expiry closes silently.
-    Idle,
-    /// Waiting for a complete request head (see [`HEAD_TIMEOUT`]); expiry
-    /// answers 408 if part of a head arrived.
-    Head,
-}
 
 /// What the read side is doing.
 #[derive(Debug)]
@@ -272,9 +228,7 @@ impl Conn {
                     Err(step) => step,
                 },
                 Reading::Upgraded => Step::new(0, Event::Upgrade),
-                Reading::Closed if self.error.as_ref().is_some_and(|e| !e.delivered) => {
-                    Step::new(0, Event::Paused)
-                }
+                Reading::Closed if self.error_pending() => Step::new(0, Event::Paused),
                 Reading::Closed => Step::new(0, Event::Closed),
             };
             step.consumed += skipped;
@@ -293,7 +247,9 @@ impl Conn {
     /// Whether the server should read more from the socket.
     pub fn wants_read(&self) -> bool {
         match self.reading {
-            Reading::Init | Reading::KeepAlive => !self.eof && self.queue.len() < MAX_PIPELINED,
+            Reading::Init | Reading::KeepAlive => {
+                self.keep_alive && !self.eof && self.queue.len() < MAX_PIPELINED
+            }
             Reading::Body(_) | Reading::Drain(_) => !self.eof,
             _ => false,
         }
@@ -310,7 +266,7 @@ impl Conn {
             Writing::Init => {
                 matches!(self.reading, Reading::Closed)
                     && self.queue.is_empty()
-                    && self.error.as_ref().is_none_or(|e| e.delivered)
+                    && !self.error_pending()
             }
         }
     }
@@ -487,6 +443,11 @@ impl Conn {
             .is_some_and(|e| !e.delivered && self.queue.len() <= usize::from(e.in_queue))
     }
 
+    /// Whether an error is waiting to be reported.
+    fn error_pending(&self) -> bool {
+        self.error.as_ref().is_some_and(|e| !e.delivered)
+    }
+
     fn deliver_error(&mut self) -> Step {
         let pending = self
             .error
@@ -507,11 +468,5 @@ impl Conn {
         self.writing = Writing::Closed;
         self.queue.clear();
         self.upgrading = false;
-    }
-}
-
-impl Step {
-    fn new(consumed: usize, event: Event) -> Step {
-        Step { consumed, event }
     }
 }

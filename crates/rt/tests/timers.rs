@@ -1,0 +1,212 @@
+//! Timers: determinism under an injected clock, intervals, clearing, unref
+//! and the alive rule.
+
+mod util;
+
+use std::cell::Cell;
+use std::future::Future;
+use std::rc::Rc;
+use std::time::Duration;
+
+use util::Log;
+use waiter_rt::{set_interval, set_timeout, Loop, ManualClock, RunMode};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn manual() -> (ManualClock, Loop) {
+    let clock = ManualClock::new();
+    let lp = Loop::builder().clock(clock.clone()).build().unwrap();
+    (clock, lp)
+}
+
+#[test]
+fn timers_fire_exactly_when_the_injected_clock_reaches_them() {
+    let (clock, lp) = manual();
+    let log = Log::default();
+    let l = log.clone();
+    lp.run_main(
+        move || {
+            set_timeout(ms(30), l.cb("30a"));
+            set_timeout(ms(10), l.cb("10"));
+            set_timeout(ms(30), l.cb("30b"));
+            set_timeout(ms(20), l.cb("20"));
+        },
+        RunMode::NoWait,
+    );
+    let mut seen = vec![];
+    for step in 1..=40 {
+        clock.advance(ms(1));
+        lp.run(RunMode::NoWait);
+        for e in log.take() {
+            seen.push((step, e));
+        }
+    }
+    let want: Vec<(u64, String)> = vec![
+        (10, "10".into()),
+        (20, "20".into()),
+        (30, "30a".into()),
+        (30, "30b".into()),
+    ];
+    assert_eq!(seen, want);
+    assert!(!lp.is_alive());
+}
+
+#[test]
+fn interval_repeats_until_cleared_from_inside() {
+    let (clock, lp) = manual();
+    let count = Rc::new(Cell::new(0));
+    let c = count.clone();
+    lp.run_main(
+        move || {
+            let timer: Rc<Cell<Option<waiter_rt::Timer>>> = Rc::default();
+            let t2 = timer.clone();
+            let t = set_interval(ms(10), move || {
+                c.set(c.get() + 1);
+                if c.get() == 3 {
+                    t2.take().unwrap().clear();
+                }
+            });
+            timer.set(Some(t));
+        },
+        RunMode::NoWait,
+    );
+    for _ in 0..10 {
+        clock.advance(ms(10));
+        lp.run(RunMode::NoWait);
+    }
+    assert_eq!(count.get(), 3);
+    assert!(!lp.is_alive(), "a cleared interval must release the loop");
+}
+
+#[test]
+fn clearing_a_due_timer_from_an_earlier_callback_of_the_batch_prevents_it() {
+    let (clock, lp) = manual();
+    let log = Log::default();
+    let l = log.clone();
+    lp.run_main(
+        move || {
+            let later: Rc<Cell<Option<waiter_rt::Timer>>> = Rc::default();
+            let lt = later.clone();
+            let l1 = l.clone();
+            set_timeout(ms(5), move || {
+                l1.push("first");
+                lt.take().unwrap().clear();
+            });
+            later.set(Some(set_timeout(ms(5), l.cb("second"))));
+        },
+        RunMode::NoWait,
+    );
+    clock.advance(ms(5));
+    lp.run(RunMode::NoWait);
+    assert_eq!(log.take(), ["first"]);
+}
+
+#[test]
+fn unref_timer_does_not_keep_the_loop_alive() {
+    let lp = Loop::new().unwrap();
+    let fired = Rc::new(Cell::new(false));
+    let f = fired.clone();
+    let start = std::time::Instant::now();
+    let alive = lp.run_main(
+        move || {
+            set_timeout(Duration::from_secs(30), move || f.set(true)).unref();
+        },
+        RunMode::Default,
+    );
+    assert!(!alive);
+    assert!(!fired.get());
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn unref_interval_fires_while_other_work_keeps_the_loop_alive() {
+    let lp = Loop::new().unwrap();
+    let ticks = Rc::new(Cell::new(0));
+    let t = ticks.clone();
+    lp.run_main(
+        move || {
+            set_interval(ms(2), move || t.set(t.get() + 1)).unref();
+            set_timeout(ms(40), || {});
+        },
+        RunMode::Default,
+    );
+    assert!(ticks.get() >= 5, "only {} ticks", ticks.get());
+}
+
+#[test]
+fn run_returns_when_the_last_timer_fires_like_a_node_script() {
+    let lp = Loop::new().unwrap();
+    let log = Log::default();
+    let l = log.clone();
+    let start = std::time::Instant::now();
+    lp.run_main(
+        move || {
+            let l1 = l.clone();
+            set_timeout(ms(20), move || {
+                l1.push("a");
+                set_timeout(ms(20), l1.cb("b"));
+            });
+        },
+        RunMode::Default,
+    );
+    assert_eq!(log.take(), ["a", "b"]);
+    let e = start.elapsed();
+    assert!(e >= ms(40), "returned after {e:?}");
+    assert!(e < Duration::from_secs(2), "returned after {e:?}");
+}
+
+#[test]
+fn sleep_never_ends_early_and_timeout_cancels_the_future() {
+    waiter_rt::run(async {
+        let start = std::time::Instant::now();
+        waiter_rt::sleep(ms(15)).await;
+        assert!(start.elapsed() >= ms(15));
+
+        let r = waiter_rt::timeout(ms(10), waiter_rt::sleep(Duration::from_secs(10))).await;
+        assert_eq!(r, Err(waiter_rt::time::Elapsed));
+        let r = waiter_rt::timeout(ms(100), async { 7 }).await;
+        assert_eq!(r, Ok(7));
+    });
+}
+
+#[test]
+fn dropped_sleep_releases_its_timer() {
+    let lp = Loop::new().unwrap();
+    lp.block_on(async {
+        let mut s = waiter_rt::sleep(Duration::from_secs(60));
+        // Poll once so it claims a timer.
+        std::future::poll_fn(|cx| {
+            assert!(std::pin::Pin::new(&mut s).poll(cx).is_pending());
+            std::task::Poll::Ready(())
+        })
+        .await;
+        assert_eq!(lp.metrics().timers, 1);
+        assert!(lp.is_alive());
+        drop(s);
+    });
+    assert_eq!(lp.metrics().timers, 0);
+    assert!(!lp.is_alive());
+}
+
+#[test]
+fn stop_makes_run_return_after_the_current_iteration() {
+    let lp = Rc::new(Loop::new().unwrap());
+    let l2 = lp.clone();
+    let ticks = Rc::new(Cell::new(0));
+    let t = ticks.clone();
+    lp.run_main(
+        move || {
+            set_interval(ms(1), move || {
+                t.set(t.get() + 1);
+                if t.get() == 3 {
+                    l2.stop();
+                }
+            });
+        },
+        RunMode::Default,
+    );
+    assert_eq!(ticks.get(), 3);
+    assert!(lp.is_alive(), "the interval is still there");
+}
