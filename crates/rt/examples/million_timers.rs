@@ -165,9 +165,6 @@ fn run_waiter_callbacks(count: u64, max_ms: u64) -> Figures {
         waiter_rt::RunMode::Default,
     );
     let (c1, t1) = (cpu(), Instant::now());
-    if std::env::var_os("MT_DEBUG").is_some() {
-        eprintln!("{:#?}", lp.metrics());
-    }
     check(count);
     f.create_ms = ms(created - t0);
     f.fire_ms = ms(t1 - t0);

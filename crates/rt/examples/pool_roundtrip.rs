@@ -106,7 +106,6 @@ fn waiter(o: &Opts) -> (Rate, Rate) {
     run(Box::pin(par(1000, o.inflight)));
     let s = measure(o.seq, || run(Box::pin(seq(o.seq))));
     let p = measure(o.par, || run(Box::pin(par(o.par, o.inflight))));
-    eprintln!("{:?}", lp.metrics());
     (s, p)
 }
 
@@ -118,11 +117,9 @@ fn tokio(o: &Opts) -> (Rate, Rate) {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    fn seq(n: u64) -> impl Future<Output = ()> + Send {
-        async move {
-            for _ in 0..n {
-                tokio::task::spawn_blocking(|| ()).await.expect("job");
-            }
+    async fn seq(n: u64) {
+        for _ in 0..n {
+            tokio::task::spawn_blocking(|| ()).await.expect("job");
         }
     }
     let par = |n: u64, inflight: u64| async move {

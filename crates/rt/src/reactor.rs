@@ -51,16 +51,33 @@ pub(crate) enum Direction {
 }
 
 impl Direction {
+    /// The bit an event sets and a `WouldBlock` clears.
     fn bit(self) -> u8 {
         match self {
             Direction::Read => READ,
             Direction::Write => WRITE,
         }
     }
+
+    /// The bit for "closed or failed in this direction". It stays set after
+    /// a short read or write: the next call must see the EOF or the error,
+    /// and no further edge will announce it.
+    fn closed_bit(self) -> u8 {
+        match self {
+            Direction::Read => READ_CLOSED,
+            Direction::Write => WRITE_CLOSED,
+        }
+    }
+
+    fn mask(self) -> u8 {
+        self.bit() | self.closed_bit()
+    }
 }
 
 const READ: u8 = 1;
 const WRITE: u8 = 2;
+const READ_CLOSED: u8 = 4;
+const WRITE_CLOSED: u8 = 8;
 
 /// Per-source state.
 #[derive(Debug)]
@@ -188,7 +205,7 @@ impl Reactor {
     pub(crate) fn poll_ready(&self, key: usize, dir: Direction, cx: &mut Context<'_>) -> Poll<()> {
         let mut sources = self.sources.borrow_mut();
         let io = &mut sources[key];
-        if io.readiness & dir.bit() != 0 {
+        if io.readiness & dir.mask() != 0 {
             return Poll::Ready(());
         }
         let slot = match dir {
@@ -209,11 +226,17 @@ impl Reactor {
     /// Whether the direction is believed ready (no `WouldBlock` seen since the
     /// last event).
     pub(crate) fn is_ready(&self, key: usize, dir: Direction) -> bool {
-        self.sources.borrow()[key].readiness & dir.bit() != 0
+        self.sources.borrow()[key].readiness & dir.mask() != 0
     }
 
     /// Records that an operation in `dir` saw `WouldBlock`.
     pub(crate) fn clear_readiness(&self, key: usize, dir: Direction) {
+        self.sources.borrow_mut()[key].readiness &= !dir.mask();
+    }
+
+    /// Records that the buffer in `dir` was drained (a short read) or filled
+    /// (a short write), keeping any EOF or error for the next call.
+    pub(crate) fn clear_ready_only(&self, key: usize, dir: Direction) {
         self.sources.borrow_mut()[key].readiness &= !dir.bit();
     }
 
@@ -239,11 +262,17 @@ impl Reactor {
                 continue;
             }
             let mut bits = 0;
-            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+            if ev.is_readable() {
                 bits |= READ;
             }
-            if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
+            if ev.is_writable() {
                 bits |= WRITE;
+            }
+            if ev.is_read_closed() || ev.is_error() {
+                bits |= READ_CLOSED;
+            }
+            if ev.is_write_closed() || ev.is_error() {
+                bits |= WRITE_CLOSED;
             }
             self.dispatch(ev.token(), bits);
         }

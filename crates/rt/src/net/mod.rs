@@ -71,6 +71,11 @@ impl<T: AsRawFd> Io<T> {
         self.inner.reactor.clear_readiness(self.key, dir);
     }
 
+    /// Records a short read or write in `dir` (see the reactor's docs).
+    pub(crate) fn clear_ready_only(&self, dir: Direction) {
+        self.inner.reactor.clear_ready_only(self.key, dir);
+    }
+
     /// Runs `f` until it does not return `WouldBlock`, waiting for readiness
     /// in between.
     pub(crate) fn poll_io<R>(

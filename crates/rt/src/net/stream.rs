@@ -175,17 +175,18 @@ impl TcpStream {
 
     // A short read on a stream socket means its receive queue is empty; any
     // later data raises a fresh edge. Clearing readiness here saves the
-    // `WouldBlock` syscall that would otherwise discover it.
+    // `WouldBlock` syscall that would otherwise discover it. An EOF or error
+    // already reported stays set: no new edge would announce it again.
     fn after_read(&self, n: usize, asked: usize) {
         if n > 0 && n < asked {
-            self.io.clear(Direction::Read);
+            self.io.clear_ready_only(Direction::Read);
         }
     }
 
     // Likewise, a short write means the send buffer is full.
     fn after_write(&self, n: usize, asked: usize) {
         if n < asked {
-            self.io.clear(Direction::Write);
+            self.io.clear_ready_only(Direction::Write);
         }
     }
 
@@ -238,6 +239,12 @@ impl TcpStream {
 impl std::os::fd::AsRawFd for TcpStream {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.io.get().as_raw_fd()
+    }
+}
+
+impl std::os::fd::AsFd for TcpStream {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.io.get().as_fd()
     }
 }
 
