@@ -118,6 +118,12 @@ pub fn set_interval(every: Duration, f: impl FnMut() + 'static) -> Timer {
     Timer { id, inner }
 }
 
+/// The current loop's cached time (read once per iteration): cheap enough to
+/// call per request, and what callback timers are measured from.
+pub fn now() -> Instant {
+    Inner::current().now()
+}
+
 /// Cancels a timer; the same as [`Timer::clear`].
 pub fn clear_timeout(t: &Timer) {
     t.clear();

@@ -1,0 +1,88 @@
+//! Responses.
+
+use std::fmt;
+
+use bytes::Bytes;
+use waiter_proto::{Headers, StatusCode};
+
+use crate::body::Body;
+
+/// An HTTP response: status, header fields and a body.
+///
+/// Framing fields (`Content-Length`, `Transfer-Encoding`, `Connection`) and
+/// `Date` are added by the server.
+pub struct Response {
+    /// The status code.
+    pub status: StatusCode,
+    /// Header fields, in order.
+    pub headers: Headers,
+    /// The body.
+    pub body: Body,
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
+impl Response {
+    /// An empty response with `status`.
+    pub fn new(status: StatusCode) -> Response {
+        Response {
+            status,
+            headers: Headers::new(),
+            body: Body::Empty,
+        }
+    }
+
+    /// A `text/plain; charset=utf-8` response with status 200.
+    pub fn text(s: impl Into<Bytes>) -> Response {
+        Response::bytes("text/plain; charset=utf-8", s)
+    }
+
+    /// A `text/html; charset=utf-8` response with status 200.
+    pub fn html(s: impl Into<Bytes>) -> Response {
+        Response::bytes("text/html; charset=utf-8", s)
+    }
+
+    /// An `application/json` response with status 200 from serialized JSON.
+    pub fn json_bytes(s: impl Into<Bytes>) -> Response {
+        Response::bytes("application/json", s)
+    }
+
+    /// A 200 response with the given content type and body.
+    pub fn bytes(content_type: &str, body: impl Into<Bytes>) -> Response {
+        let mut r = Response::new(StatusCode::OK);
+        r.headers.insert("content-type", content_type);
+        r.body = Body::Full(body.into());
+        r
+    }
+
+    /// A response whose body is produced by `body`.
+    pub fn with_body(mut self, body: Body) -> Response {
+        self.body = body;
+        self
+    }
+
+    /// Sets the status.
+    pub fn with_status(mut self, status: StatusCode) -> Response {
+        self.status = status;
+        self
+    }
+
+    /// Sets a header field, replacing fields of the same name.
+    pub fn with_header(mut self, name: &str, value: impl Into<Vec<u8>>) -> Response {
+        self.headers.insert(name.to_owned(), value);
+        self
+    }
+
+    /// A redirect (`302 Found` unless `status` says otherwise) to `location`.
+    pub fn redirect(status: StatusCode, location: &str) -> Response {
+        Response::new(status).with_header("location", location)
+    }
+}
