@@ -63,6 +63,9 @@ struct ConnIo {
     wbuf: Vec<u8>,
     /// The current request's body has ended.
     body_done: bool,
+    /// The current request's body was malformed: the connection cannot be
+    /// reused after this response.
+    body_failed: bool,
 }
 
 impl ConnIo {
@@ -143,6 +146,7 @@ impl ConnShared {
                 end: 0,
                 wbuf: Vec::new(),
                 body_done: false,
+                body_failed: false,
             }),
             config,
             phase: Cell::new(Phase::Idle),
@@ -246,7 +250,10 @@ impl ConnShared {
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(BodyError::Io(e))),
                     Poll::Pending => return Poll::Pending,
                 },
-                Event::Error(e) => return Poll::Ready(Err(BodyError::Parse(e))),
+                Event::Error(e) => {
+                    io.body_failed = true;
+                    return Poll::Ready(Err(BodyError::Parse(e)));
+                }
                 Event::Closed | Event::Request(_) | Event::Upgrade => {
                     return Poll::Ready(Err(BodyError::Incomplete))
                 }
@@ -433,7 +440,11 @@ async fn respond(
 ) -> io::Result<()> {
     let epoch = shared.epoch.get() + 1;
     shared.epoch.set(epoch);
-    shared.io.borrow_mut().body_done = false;
+    {
+        let mut io = shared.io.borrow_mut();
+        io.body_done = false;
+        io.body_failed = false;
+    }
     let (length, has_body) = match req.framing.body {
         BodyKind::Empty => (Some(0), false),
         BodyKind::Length(n) => (Some(n), true),
@@ -461,7 +472,8 @@ async fn respond(
     // Any body reader still held by the handler is now stale.
     shared.epoch.set(epoch + 1);
     shared.set_phase(Phase::Handler);
-    write_response(shared, response, last || failed, keep_alive, is_head).await
+    let close = last || failed || shared.io.borrow().body_failed;
+    write_response(shared, response, close, keep_alive, is_head).await
 }
 
 async fn write_response(
