@@ -1,0 +1,152 @@
+//! Timeouts with scaled-down settings: slowloris heads, idle keep-alive,
+//! slow bodies, and clients that stop reading.
+
+mod util;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use util::{connect, read_responses, read_to_close, start, status};
+use waiter_http::{Body, Request, Response, Server};
+
+fn quick() -> waiter_http::ServerBuilder {
+    Server::builder()
+        .headers_timeout(Duration::from_millis(1500))
+        .keep_alive_timeout(Duration::from_millis(1500))
+        .request_timeout(Duration::from_millis(2500))
+        .write_timeout(Duration::from_millis(1500))
+}
+
+async fn ok(mut req: Request) -> Response {
+    let n = req.body_mut().bytes(1 << 20).await.map_or(0, |b| b.len());
+    Response::text(format!("{n}"))
+}
+
+#[test]
+fn a_slowloris_head_gets_408_and_is_closed() {
+    let srv = start(quick(), || ok);
+    let mut s = connect(srv.addr);
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let t = Instant::now();
+    // Trickle a header byte now and then; the head never completes.
+    let mut got = String::new();
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(200));
+        if s.write_all(b"X").is_err() {
+            break;
+        }
+        s.set_nonblocking(true).unwrap();
+        let mut b = [0u8; 512];
+        if let Ok(n) = s.read(&mut b) {
+            got.push_str(&String::from_utf8_lossy(&b[..n]));
+            break;
+        }
+        s.set_nonblocking(false).unwrap();
+    }
+    s.set_nonblocking(false).unwrap();
+    got.push_str(&read_to_close(&mut s));
+    let e = t.elapsed();
+    assert_eq!(status(&got), 408, "{got:?}");
+    assert!(
+        e >= Duration::from_millis(1400) && e < Duration::from_secs(4),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed() {
+    let srv = start(quick(), || ok);
+    let mut s = connect(srv.addr);
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    read_responses(&mut s, 1);
+    let t = Instant::now();
+    let rest = read_to_close(&mut s);
+    assert_eq!(rest, "", "nothing is sent on an idle close");
+    let e = t.elapsed();
+    assert!(
+        e >= Duration::from_millis(1400) && e < Duration::from_secs(4),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_connection_that_never_sends_is_closed() {
+    let srv = start(quick(), || ok);
+    let mut s = connect(srv.addr);
+    let t = Instant::now();
+    assert_eq!(read_to_close(&mut s), "");
+    assert!(t.elapsed() < Duration::from_secs(4));
+}
+
+#[test]
+fn a_slow_body_hits_the_request_timeout() {
+    let srv = start(quick(), || ok);
+    let mut s = connect(srv.addr);
+    s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+        .unwrap();
+    let t = Instant::now();
+    let mut closed = false;
+    for _ in 0..40 {
+        std::thread::sleep(Duration::from_millis(100));
+        if s.write_all(b"d").is_err() {
+            closed = true;
+            break;
+        }
+        s.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+        let mut b = [0u8; 64];
+        match s.read(&mut b) {
+            Ok(0) | Err(_) if t.elapsed() > Duration::from_millis(2400) => {
+                closed = true;
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(closed, "the slow body was never cut off");
+    let e = t.elapsed();
+    assert!(
+        e >= Duration::from_millis(2000) && e < Duration::from_secs(5),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_client_that_stops_reading_is_dropped_and_the_server_goes_on() {
+    let srv = start(quick(), || {
+        |req: Request| async move {
+            if req.path() != "/forever" {
+                return Response::text("ok");
+            }
+            let (tx, body) = Body::channel(4);
+            waiter_rt::spawn_local(async move {
+                let chunk = vec![b'x'; 64 * 1024];
+                while tx.send(chunk.clone()).await.is_ok() {}
+            })
+            .detach();
+            Response::new(waiter_http::StatusCode::OK).with_body(body)
+        }
+    });
+    let mut s = connect(srv.addr);
+    s.write_all(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // Never read: the server's writes block, then the write timeout fires.
+    std::thread::sleep(Duration::from_millis(3500));
+    // Meanwhile and afterwards, other clients are served.
+    let r = util::exchange(
+        srv.addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status(&r), 200);
+    // The stuck connection was closed: reading drains what was buffered,
+    // then hits the end (or a reset).
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut total = 0usize;
+    let mut b = vec![0u8; 1 << 16];
+    loop {
+        match s.read(&mut b) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+        assert!(total < 1 << 30, "the body never ended");
+    }
+}
