@@ -391,8 +391,7 @@ async fn drive(
                 let served = shared.served.get() + 1;
                 shared.served.set(served);
                 let max = shared.config.max_requests_per_socket;
-                let last = server.draining.get() || (max > 0 && served >= max);
-                respond(shared, handler, req, last).await?;
+                respond(shared, handler, req, max > 0 && served >= max, server).await?;
                 if shared.buffered() >= shared.config.write_high_water_mark {
                     shared.flush().await?;
                 }
@@ -437,6 +436,7 @@ async fn respond(
     handler: &dyn Handler,
     req: ParsedRequest,
     last: bool,
+    server: &ServerInner,
 ) -> io::Result<()> {
     let epoch = shared.epoch.get() + 1;
     shared.epoch.set(epoch);
@@ -472,7 +472,8 @@ async fn respond(
     // Any body reader still held by the handler is now stale.
     shared.epoch.set(epoch + 1);
     shared.set_phase(Phase::Handler);
-    let close = last || failed || shared.io.borrow().body_failed;
+    // A shutdown may have begun while the handler ran.
+    let close = last || failed || server.draining.get() || shared.io.borrow().body_failed;
     write_response(shared, response, close, keep_alive, is_head).await
 }
 

@@ -227,14 +227,22 @@ impl ServerBuilder {
     }
 }
 
+/// One open connection.
+struct ConnEntry {
+    /// Its shared state.
+    shared: Rc<ConnShared>,
+    /// Its task, to cancel it when a shutdown's grace period is over.
+    task: Option<waiter_rt::JoinHandle<()>>,
+}
+
 /// State shared by the accept loop, the connections and the handle.
 pub(crate) struct ServerInner {
     /// The settings.
     pub(crate) config: Rc<ServerConfig>,
     /// The bound address.
     local_addr: SocketAddr,
-    /// Open connections.
-    conns: RefCell<Slab<Rc<ConnShared>>>,
+    /// Open connections, with their tasks.
+    conns: RefCell<Slab<ConnEntry>>,
     /// Set by `shutdown`: connections close after their current response.
     pub(crate) draining: Cell<bool>,
     /// The accept loop, waiting for a free connection slot.
@@ -252,14 +260,28 @@ pub(crate) struct ServerInner {
 impl ServerInner {
     fn sweep(&self) {
         let now = waiter_rt::time::now();
-        let conns: Vec<_> = self.conns.borrow().iter().map(|(_, c)| c.clone()).collect();
-        for c in conns {
+        for c in self.all() {
             c.check_timeouts(now, &self.config);
         }
     }
 
+    fn all(&self) -> Vec<Rc<ConnShared>> {
+        self.conns
+            .borrow()
+            .iter()
+            .map(|(_, c)| c.shared.clone())
+            .collect()
+    }
+
     fn remove(&self, key: usize) {
-        self.conns.borrow_mut().remove(key);
+        let entry = self.conns.borrow_mut().try_remove(key);
+        if let Some(mut e) = entry {
+            // The task is finishing (it called us) or was aborted: detach so
+            // dropping the handle cancels nothing.
+            if let Some(t) = e.task.take() {
+                t.detach();
+            }
+        }
         if let Some(w) = self.accept_waker.borrow_mut().take() {
             w.wake();
         }
@@ -295,13 +317,18 @@ async fn accept_loop(server: Rc<ServerInner>, listener: TcpListener, handler: Rc
         };
         let _ = stream.set_nodelay(true);
         let shared = Rc::new(ConnShared::new(stream, remote, server.config.clone()));
-        let key = server.conns.borrow_mut().insert(shared.clone());
+        let key = server.conns.borrow_mut().insert(ConnEntry {
+            shared: shared.clone(),
+            task: None,
+        });
         let (s, h) = (server.clone(), handler.clone());
-        waiter_rt::spawn_named("http connection", async move {
+        let task = waiter_rt::spawn_named("http connection", async move {
             conn::serve(&shared, &*h, &s).await;
             s.remove(key);
-        })
-        .detach();
+        });
+        if let Some(e) = server.conns.borrow_mut().get_mut(key) {
+            e.task = Some(task);
+        }
     }
 }
 
@@ -344,14 +371,7 @@ impl ServerHandle {
     /// Closes every connection that is idle between requests (Node's
     /// `server.closeIdleConnections()`).
     pub fn close_idle_connections(&self) {
-        let conns: Vec<_> = self
-            .inner
-            .conns
-            .borrow()
-            .iter()
-            .map(|(_, c)| c.clone())
-            .collect();
-        for c in conns {
+        for c in self.inner.all() {
             if c.phase() == Phase::Idle {
                 c.close();
             }
@@ -360,7 +380,7 @@ impl ServerHandle {
 
     /// Stops accepting, lets in-flight requests finish (their connections
     /// close after the response), closes idle connections, and after
-    /// `grace` closes whatever is left. Returns when every connection is
+    /// `grace` cancels whatever is left. Returns when every connection is
     /// closed.
     pub async fn shutdown(&self, grace: Duration) {
         self.inner.draining.set(true);
@@ -372,19 +392,22 @@ impl ServerHandle {
         }
         self.close_idle_connections();
         if waiter_rt::timeout(grace, self.closed()).await.is_err() {
-            let conns: Vec<_> = self
-                .inner
-                .conns
-                .borrow()
-                .iter()
-                .map(|(_, c)| c.clone())
-                .collect();
+            let keys: Vec<usize> = self.inner.conns.borrow().iter().map(|(k, _)| k).collect();
             tracing::warn!(
-                left = conns.len(),
+                left = keys.len(),
                 "shutdown grace period over; closing connections"
             );
-            for c in conns {
-                c.close();
+            for key in keys {
+                let task = self
+                    .inner
+                    .conns
+                    .borrow_mut()
+                    .get_mut(key)
+                    .and_then(|e| e.task.take());
+                if let Some(t) = task {
+                    t.abort();
+                }
+                self.inner.remove(key);
             }
             self.closed().await;
         }

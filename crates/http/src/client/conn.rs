@@ -1,0 +1,284 @@
+//! One client connection: connecting, writing a request, reading the head
+//! of its response.
+//!
+//! A [`ClientConn`] owns its socket, its read buffer and its pool
+//! [`Slot`]. It carries one exchange at a time (no pipelining): it is either
+//! idle in the pool with an empty buffer, or owned by exactly one request
+//! and then by that request's response until the body ends.
+//!
+//! An exchange that fails on a reused connection before any byte of the
+//! response arrived is marked retryable: the server most likely closed the
+//! idle connection while the request was on its way (the keep-alive race),
+//! so the request was not processed.
+
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+use waiter_proto::{parse_response, Encoder, Limits, Method, ParsedResponse};
+use waiter_rt::net::TcpStream;
+
+use super::error::{ClientError, ClientErrorKind};
+use super::pool::Slot;
+use super::url::Url;
+
+/// Bytes read from the socket at most per read.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// A request body as it is written.
+pub(crate) enum OutBody {
+    /// No body.
+    Empty,
+    /// The whole body in memory (replayable for retries and redirects).
+    Full(Bytes),
+    /// Chunks produced over time (sent once).
+    Stream(Pin<Box<dyn Stream<Item = io::Result<Bytes>>>>),
+    /// A stream that was already sent.
+    Spent,
+}
+
+impl OutBody {
+    /// Whether the body can be sent again.
+    pub(crate) fn is_replayable(&self) -> bool {
+        matches!(self, OutBody::Empty | OutBody::Full(_))
+    }
+
+    /// The body for one attempt: a copy if replayable, else taken.
+    pub(crate) fn take_for_send(&mut self) -> OutBody {
+        match self {
+            OutBody::Empty => OutBody::Empty,
+            OutBody::Full(b) => OutBody::Full(b.clone()),
+            other => std::mem::replace(other, OutBody::Spent),
+        }
+    }
+}
+
+/// A failed exchange.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    /// What went wrong.
+    pub(crate) error: ClientError,
+    /// The connection was reused and no response byte arrived, so the
+    /// server probably never saw the request.
+    pub(crate) retryable: bool,
+}
+
+impl From<ClientError> for Failure {
+    fn from(error: ClientError) -> Self {
+        Failure {
+            error,
+            retryable: false,
+        }
+    }
+}
+
+/// A connection to one origin.
+#[derive(Debug)]
+pub(crate) struct ClientConn {
+    /// The socket.
+    stream: TcpStream,
+    /// Received bytes not yet consumed.
+    pub(crate) buf: BytesMut,
+    /// The pool's count of this origin's connections.
+    slot: Slot,
+    /// Whether an earlier exchange completed on this connection.
+    reused: bool,
+}
+
+/// Resolves `url`'s host and connects to the first address that answers,
+/// all within `limit`.
+pub(crate) async fn connect(
+    url: &Url,
+    slot: Slot,
+    limit: Duration,
+) -> Result<ClientConn, ClientError> {
+    let attempt = async {
+        let connect_err = |e| {
+            let what = format!("cannot connect to {}:{}", url.host(), url.port());
+            ClientError::with_source(ClientErrorKind::Connect, what, e)
+        };
+        let addrs = waiter_rt::dns::lookup(url.host(), url.port())
+            .await
+            .map_err(connect_err)?;
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "no address for the host");
+        for addr in addrs {
+            match TcpStream::connect(addr).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = e,
+            }
+        }
+        Err(connect_err(last))
+    };
+    let stream = match waiter_rt::timeout(limit, attempt).await {
+        Ok(r) => r?,
+        Err(_) => {
+            let what = format!("connecting to {} timed out after {limit:?}", url.authority());
+            return Err(ClientError::new(ClientErrorKind::Timeout, what));
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    Ok(ClientConn {
+        stream,
+        buf: BytesMut::new(),
+        slot,
+        reused: false,
+    })
+}
+
+impl ClientConn {
+    pub(crate) fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    pub(crate) fn slot(&self) -> &Slot {
+        &self.slot
+    }
+
+    /// Whether an earlier exchange completed on this connection.
+    pub(crate) fn is_reused(&self) -> bool {
+        self.reused
+    }
+
+    /// Marks the end of an exchange that leaves the connection reusable.
+    pub(crate) fn mark_reusable(&mut self) {
+        self.reused = true;
+    }
+
+    /// Whether an idle connection still looks usable: nothing to read
+    /// (an EOF, an error, or stray bytes all mean it is not).
+    pub(crate) fn looks_alive(&self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        let mut probe = [0u8; 1];
+        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
+    /// Reads more bytes into the buffer; `Ok(0)` is end of stream.
+    pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let len = self.buf.len();
+        if self.buf.capacity() - len < READ_CHUNK / 4 {
+            self.buf.reserve(READ_CHUNK);
+        }
+        let room = (self.buf.capacity() - len).min(READ_CHUNK);
+        self.buf.resize(len + room, 0);
+        let r = self.stream.poll_read_buf(cx, &mut self.buf[len..]);
+        let n = match r {
+            Poll::Ready(Ok(n)) => n,
+            _ => 0,
+        };
+        self.buf.truncate(len + n);
+        r
+    }
+
+    /// Writes `head`, then `body` framed by `encoder`.
+    pub(crate) async fn write_request(
+        &self,
+        head: Vec<u8>,
+        body: OutBody,
+        mut encoder: Encoder,
+    ) -> Result<(), Failure> {
+        let failed = |e: io::Error| Failure {
+            retryable: self.reused,
+            error: ClientError::io("error writing the request", e),
+        };
+        let mut pending = head;
+        match body {
+            OutBody::Empty | OutBody::Spent => {}
+            OutBody::Full(b) => {
+                write_two(&self.stream, &pending, &b).await.map_err(failed)?;
+                return Ok(());
+            }
+            OutBody::Stream(mut s) => {
+                while let Some(chunk) = poll_fn(|cx| s.as_mut().poll_next(cx)).await {
+                    let chunk = chunk.map_err(|e| {
+                        ClientError::with_source(
+                            ClientErrorKind::RequestBody,
+                            "the request body stream failed",
+                            e,
+                        )
+                    })?;
+                    let frame = encoder.frame(chunk.len()).map_err(invalid_body)?;
+                    pending.extend_from_slice(frame.prefix());
+                    let data = if frame.sends_data() { &chunk[..] } else { &[] };
+                    write_two(&self.stream, &pending, data)
+                        .await
+                        .map_err(failed)?;
+                    pending.clear();
+                    pending.extend_from_slice(frame.suffix());
+                }
+            }
+        }
+        encoder.finish(&mut pending).map_err(invalid_body)?;
+        self.stream.write_all(&pending).await.map_err(failed)
+    }
+
+    /// Reads until a final response head (skipping 1xx other than 101)
+    /// and consumes it from the buffer.
+    pub(crate) async fn read_head(
+        &mut self,
+        method: &Method,
+        limits: &Limits,
+    ) -> Result<ParsedResponse, Failure> {
+        let mut received = false;
+        loop {
+            match parse_response(&self.buf, limits, method) {
+                Ok(Some(p)) => {
+                    let _ = self.buf.split_to(p.head_len);
+                    let status = p.head.status;
+                    if status.is_informational() && status.as_u16() != 101 {
+                        continue;
+                    }
+                    return Ok(p);
+                }
+                Ok(None) => {}
+                Err(e) => return Err(ClientError::parse(e).into()),
+            }
+            let r = poll_fn(|cx| self.poll_fill(cx)).await;
+            let retryable = self.reused && !received;
+            let error = match r {
+                Ok(0) => ClientError::io(
+                    "the server closed the connection before the response head",
+                    io::ErrorKind::UnexpectedEof.into(),
+                ),
+                Ok(_) => {
+                    received = true;
+                    continue;
+                }
+                Err(e) => ClientError::io("error reading the response head", e),
+            };
+            return Err(Failure { error, retryable });
+        }
+    }
+}
+
+fn invalid_body(e: waiter_proto::EncodeError) -> ClientError {
+    ClientError::with_source(
+        ClientErrorKind::InvalidRequest,
+        "the request body does not match its framing",
+        e,
+    )
+}
+
+/// Writes all of `a` then all of `b`, with vectored writes.
+async fn write_two(stream: &TcpStream, mut a: &[u8], mut b: &[u8]) -> io::Result<()> {
+    while !a.is_empty() {
+        let n = stream
+            .write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
+            .await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        if n >= a.len() {
+            b = &b[n - a.len()..];
+            a = &[];
+        } else {
+            a = &a[n..];
+        }
+    }
+    stream.write_all(b).await
+}
