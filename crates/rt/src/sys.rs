@@ -79,3 +79,58 @@ fn rusage(who: libc::c_int) -> io::Result<libc::rusage> {
     syscall!(getrusage(who, &mut r))?;
     Ok(r)
 }
+
+/// Lets `fd` survive `exec` (clears `FD_CLOEXEC`), so a re-executed child
+/// process can inherit it, as a listening socket shared by worker processes.
+pub fn inheritable(fd: &impl std::os::fd::AsFd) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let raw = fd.as_fd().as_raw_fd();
+    // `raw` is a valid descriptor borrowed for the duration of both calls.
+    let flags = syscall!(fcntl(raw, libc::F_GETFD))?;
+    // Same descriptor; only the close-on-exec bit changes.
+    syscall!(fcntl(raw, libc::F_SETFD, flags & !libc::FD_CLOEXEC))?;
+    Ok(())
+}
+
+/// Takes ownership of a listening socket inherited from the parent process
+/// (see [`inheritable`]). Fails unless `fd` is an open TCP listening socket,
+/// so a wrong number cannot adopt some other descriptor.
+pub fn inherit_listener(fd: std::os::fd::RawFd) -> io::Result<std::net::TcpListener> {
+    use std::os::fd::FromRawFd;
+    let mut listening: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // `listening` and `len` are valid and writable; the kernel checks `fd`.
+    syscall!(getsockopt(
+        fd,
+        libc::SOL_SOCKET,
+        libc::SO_ACCEPTCONN,
+        (&mut listening as *mut libc::c_int).cast(),
+        &mut len
+    ))?;
+    if listening == 0 {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a listening socket"));
+    }
+    // SAFETY: `fd` is an open listening socket (checked above) that the
+    // parent handed to this process; nothing else in the process owns it.
+    Ok(unsafe { std::net::TcpListener::from_raw_fd(fd) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn a_duplicated_listener_is_adopted_and_other_sockets_are_refused() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        inheritable(&l).unwrap();
+        // `dup` stands in for the descriptor a child inherits.
+        let fd = syscall!(dup(l.as_raw_fd())).unwrap();
+        let adopted = inherit_listener(fd).unwrap();
+        assert_eq!(adopted.local_addr().unwrap(), l.local_addr().unwrap());
+
+        let s = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let err = inherit_listener(s.as_raw_fd()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+}
