@@ -21,12 +21,17 @@
 #![forbid(unsafe_code)]
 
 mod body;
+pub mod client;
 mod date;
 mod request;
 mod response;
 pub mod server;
 
 pub use body::{Body, BodyError, RequestBody};
+pub use client::{
+    Client, ClientBuilder, ClientConfig, ClientError, ClientErrorKind, ClientResponse,
+    RequestBuilder,
+};
 pub use request::Request;
 pub use response::Response;
 pub use server::{Server, ServerBuilder, ServerConfig, ServerHandle};

@@ -108,7 +108,10 @@ pub fn inherit_listener(fd: std::os::fd::RawFd) -> io::Result<std::net::TcpListe
         &mut len
     ))?;
     if listening == 0 {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a listening socket"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a listening socket",
+        ));
     }
     // SAFETY: `fd` is an open listening socket (checked above) that the
     // parent handed to this process; nothing else in the process owns it.

@@ -116,7 +116,10 @@ pub(crate) async fn connect(
     let stream = match waiter_rt::timeout(limit, attempt).await {
         Ok(r) => r?,
         Err(_) => {
-            let what = format!("connecting to {} timed out after {limit:?}", url.authority());
+            let what = format!(
+                "connecting to {} timed out after {limit:?}",
+                url.authority()
+            );
             return Err(ClientError::new(ClientErrorKind::Timeout, what));
         }
     };
@@ -136,11 +139,6 @@ impl ClientConn {
 
     pub(crate) fn slot(&self) -> &Slot {
         &self.slot
-    }
-
-    /// Whether an earlier exchange completed on this connection.
-    pub(crate) fn is_reused(&self) -> bool {
-        self.reused
     }
 
     /// Marks the end of an exchange that leaves the connection reusable.
@@ -190,7 +188,9 @@ impl ClientConn {
         match body {
             OutBody::Empty | OutBody::Spent => {}
             OutBody::Full(b) => {
-                write_two(&self.stream, &pending, &b).await.map_err(failed)?;
+                write_two(&self.stream, &pending, &b)
+                    .await
+                    .map_err(failed)?;
                 return Ok(());
             }
             OutBody::Stream(mut s) => {

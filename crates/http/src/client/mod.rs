@@ -16,9 +16,9 @@
 //! });
 //! ```
 //!
-//! Layout: [`url`] parses URLs, [`conn`] connects and carries one exchange,
-//! [`pool`] keeps idle connections, [`request`] builds and sends requests
-//! (retries and redirects), [`response`] reads bodies, [`error`] says what
+//! Layout: `url` parses URLs, `conn` connects and carries one exchange,
+//! `pool` keeps idle connections, `request` builds and sends requests
+//! (retries and redirects), `response` reads bodies, `error` says what
 //! failed. Only `http` is spoken; `https` URLs fail with
 //! [`ClientErrorKind::Unsupported`].
 

@@ -108,7 +108,9 @@ struct IdleConn {
 
 impl IdleConn {
     fn into_conn(mut self) -> ClientConn {
-        self.conn.take().expect("an idle entry holds its connection")
+        self.conn
+            .take()
+            .expect("an idle entry holds its connection")
     }
 }
 

@@ -183,7 +183,10 @@ impl ClientResponse {
                 }
                 State::Reading => {}
             }
-            let conn = self.conn.as_mut().expect("a body being read has its connection");
+            let conn = self
+                .conn
+                .as_mut()
+                .expect("a body being read has its connection");
             let d = match self.decoder.decode(&conn.buf) {
                 Ok(d) => d,
                 Err(e) => return Poll::Ready(Err(self.fail(ClientError::parse(e)))),
@@ -191,11 +194,12 @@ impl ClientResponse {
             let data = conn.buf.split_to(d.consumed).freeze().slice(d.data);
             if d.done {
                 self.finish();
+                return Poll::Ready(Ok((!data.is_empty()).then_some(data)));
             }
             if !data.is_empty() {
                 return Poll::Ready(Ok(Some(data)));
             }
-            if d.done || d.consumed > 0 {
+            if d.consumed > 0 {
                 continue;
             }
             match ready!(conn.poll_fill(cx)) {

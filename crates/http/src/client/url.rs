@@ -27,7 +27,10 @@ pub(crate) struct Url {
 }
 
 fn invalid(url: &str, why: &str) -> ClientError {
-    ClientError::new(ClientErrorKind::InvalidUrl, format!("invalid URL {url:?}: {why}"))
+    ClientError::new(
+        ClientErrorKind::InvalidUrl,
+        format!("invalid URL {url:?}: {why}"),
+    )
 }
 
 impl Url {
@@ -167,7 +170,10 @@ fn split_authority(url: &str, authority: &str) -> Result<(String, u16), ClientEr
         }
         let port = match after {
             "" => None,
-            p => Some(p.strip_prefix(':').ok_or_else(|| invalid(url, "bad port"))?),
+            p => Some(
+                p.strip_prefix(':')
+                    .ok_or_else(|| invalid(url, "bad port"))?,
+            ),
         };
         (format!("[{}]", ip.to_ascii_lowercase()), port)
     } else {
@@ -247,7 +253,10 @@ mod tests {
         assert_eq!(parts("http://[::1]:9/p#f"), p("[::1]", 9, "/p"));
         assert_eq!(parts("http://h/a b/é"), p("h", 80, "/a%20b/%C3%A9"));
         assert_eq!(Url::parse("http://h:81/x").unwrap().authority(), "h:81");
-        assert_eq!(Url::parse("http://h:80/x").unwrap().to_string(), "http://h/x");
+        assert_eq!(
+            Url::parse("http://h:80/x").unwrap().to_string(),
+            "http://h/x"
+        );
     }
 
     #[test]
@@ -256,7 +265,13 @@ mod tests {
         assert_eq!(kind("https://h/"), ClientErrorKind::Unsupported);
         assert_eq!(kind("ftp://h/"), ClientErrorKind::Unsupported);
         assert_eq!(kind("http://u:p@h/"), ClientErrorKind::Unsupported);
-        for bad in ["h/x", "http://", "http://h:x/", "http://h:70000/", "http://[zz]/"] {
+        for bad in [
+            "h/x",
+            "http://",
+            "http://h:x/",
+            "http://h:70000/",
+            "http://[zz]/",
+        ] {
             assert_eq!(kind(bad), ClientErrorKind::InvalidUrl, "{bad}");
         }
     }

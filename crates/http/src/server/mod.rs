@@ -1,7 +1,7 @@
 //! The HTTP/1.1 server.
 //!
 //! One task per connection drives a [`waiter_proto::Conn`] over a
-//! [`waiter_rt::net::TcpStream`]; see [`conn`] for the connection's life.
+//! [`waiter_rt::net::TcpStream`]; `server/conn.rs` describes a connection's life.
 //! Requests on one connection are answered in order, one at a time;
 //! pipelined requests are parsed from the buffer as soon as the previous
 //! response is written into the output buffer, so their responses are
