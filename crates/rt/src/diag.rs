@@ -217,6 +217,10 @@ pub(crate) struct Diag {
     stall_hook: RefCell<Option<StallHook>>,
     /// A label for what the loop is doing now (such as an HTTP route).
     pub(crate) label: RefCell<Option<Cow<'static, str>>>,
+    /// The label whose guard dropped last, and when: a callback or poll
+    /// that sets a label, blocks, and drops the guard before it returns is
+    /// reported after the guard is gone.
+    dropped_label: RefCell<Option<(Cow<'static, str>, Instant)>>,
     /// The event-loop delay histogram, when a monitor is on.
     pub(crate) delay: RefCell<Option<Rc<RefCell<Histogram<u64>>>>>,
 }
@@ -237,6 +241,7 @@ impl Diag {
             stall_threshold: Cell::new(threshold.unwrap_or(DEFAULT_STALL_THRESHOLD)),
             stall_hook: RefCell::new(None),
             label: RefCell::new(None),
+            dropped_label: RefCell::new(None),
             delay: RefCell::new(None),
         }
     }
@@ -244,6 +249,19 @@ impl Diag {
     pub(crate) fn add_phase(&self, phase: Phase, d: Duration) {
         let c = &self.phases[phase as usize];
         c.set(c.get() + d);
+    }
+
+    /// The label of a run that took `duration` and just ended: the label in
+    /// effect now, else one whose guard dropped during the run.
+    fn stall_label(&self, duration: Duration) -> Option<Cow<'static, str>> {
+        if let Some(l) = self.label.borrow().as_ref() {
+            return Some(l.clone());
+        }
+        let started = Instant::now().checked_sub(duration)?;
+        match self.dropped_label.borrow().as_ref() {
+            Some((l, at)) if *at >= started => Some(l.clone()),
+            _ => None,
+        }
     }
 
     pub(crate) fn record_poll(&self, waited: Duration, events: usize) {
@@ -255,12 +273,14 @@ impl Diag {
 }
 
 impl Inner {
+    /// Reports a callback or task poll that ran for `duration` and has just
+    /// returned.
     pub(crate) fn report_stall(&self, source: StallSource, duration: Duration) {
         self.diag.stalls.set(self.diag.stalls.get() + 1);
         let report = StallReport {
             source,
             duration,
-            label: self.diag.label.borrow().clone(),
+            label: self.diag.stall_label(duration),
         };
         tracing::warn!(target: "waiter::stall", "{report}");
         let hook = self.diag.stall_hook.borrow().clone();
@@ -333,6 +353,11 @@ impl crate::Loop {
 
 /// Labels what the loop is doing until the guard drops, so a stall report
 /// names it (the HTTP server labels each request with its route).
+///
+/// A stall is reported when the callback or task poll returns; if the guard
+/// dropped during that callback or poll, the report still carries the
+/// label. The label belongs to the loop, not to a task: while a task that
+/// holds a guard is suspended, other work runs under its label.
 pub fn set_stall_label(label: impl Into<Cow<'static, str>>) -> StallLabelGuard {
     let inner = Inner::current();
     let prev = inner.diag.label.replace(Some(label.into()));
@@ -355,17 +380,25 @@ impl fmt::Debug for StallLabelGuard {
 
 impl Drop for StallLabelGuard {
     fn drop(&mut self) {
-        *self.inner.diag.label.borrow_mut() = self.prev.take();
+        let d = &self.inner.diag;
+        let ours = d.label.replace(self.prev.take());
+        if let Some(l) = ours {
+            *d.dropped_label.borrow_mut() = Some((l, Instant::now()));
+        }
     }
 }
 
 /// Records event-loop delay, like Node's `monitorEventLoopDelay`; see the
 /// module docs. Dropping the monitor stops it.
+///
+/// [`Metrics::delay`] shows the monitor started last, until it is dropped.
 pub struct DelayMonitor {
     /// The samples, in nanoseconds.
     hist: Rc<RefCell<Histogram<u64>>>,
     /// The sampling interval timer.
     timer: crate::time::Timer,
+    /// The loop it samples, whose metrics show it.
+    inner: Rc<Inner>,
 }
 
 impl fmt::Debug for DelayMonitor {
@@ -391,8 +424,11 @@ impl DelayMonitor {
 impl Drop for DelayMonitor {
     fn drop(&mut self) {
         self.timer.clear();
-        if let Some(inner) = Inner::try_current() {
-            inner.diag.delay.borrow_mut().take();
+        // Its own loop (not whichever is entered, if any), and only if the
+        // metrics still show this monitor, not a newer one.
+        let mut shown = self.inner.diag.delay.borrow_mut();
+        if shown.as_ref().is_some_and(|h| Rc::ptr_eq(h, &self.hist)) {
+            *shown = None;
         }
     }
 }
@@ -414,5 +450,5 @@ pub fn monitor_event_loop_delay(resolution: Duration) -> DelayMonitor {
         let _ = h.borrow_mut().record(late.as_nanos().max(1) as u64);
     });
     timer.unref();
-    DelayMonitor { hist, timer }
+    DelayMonitor { hist, timer, inner }
 }

@@ -19,8 +19,8 @@
 //! wakes`). A signalled worker takes back its `wakes` when it wakes up, so
 //! `wakes` never exceeds `idle`, and a job queued while every sleeper has
 //! been signalled is found by one of them. A worker that takes a job and
-//! leaves runnable jobs behind (such as slow jobs held back by the slow limit
-//! until a slow job ended) signals one more sleeper the same way.
+//! leaves runnable jobs behind signals one more unsignalled sleeper, so no
+//! job waits in the queue while a worker sleeps.
 //!
 //! **Lock order.** A worker holds at most one lock at a time: the queue lock
 //! while it takes a job, then (after releasing it) the job slot's lock while
@@ -320,6 +320,19 @@ impl<T> Slot<T> {
     }
 }
 
+/// Cancels its job when dropped unrun, such as when the pool drops its queue
+/// at shutdown, so the job's future resolves instead of waiting forever.
+/// Running the job takes the slot out first.
+struct CancelUnrun<T>(Option<Arc<Slot<T>>>);
+
+impl<T> Drop for CancelUnrun<T> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.0.take() {
+            slot.cancel();
+        }
+    }
+}
+
 /// The future of a pool job; resolves to the job's result.
 ///
 /// Dropping it before a worker starts the job cancels the job.
@@ -410,8 +423,9 @@ where
             started: false,
         }),
     });
-    let s = slot.clone();
+    let mut unrun = CancelUnrun(Some(slot.clone()));
     let job = Box::new(move || {
+        let s = unrun.0.take().expect("a job runs once");
         {
             let mut st = lock(&s.state);
             if st.cancelled {

@@ -3,8 +3,10 @@
 //! Each [`Signal`] owns a socket pair: signal-hook's async-signal-safe handler
 //! writes a byte to one end, and the loop watches the other like any socket.
 //! A listener does not keep the loop alive (as in Node), unless
-//! [`Signal::ref_`] is called. While any listener for a signal exists, the
-//! signal's default action (for SIGINT and SIGTERM: exit) is replaced.
+//! [`Signal::ref_`] is called. The first listener for a signal replaces its
+//! default action (for SIGINT and SIGTERM: exit) for the rest of the
+//! process: signal-hook never restores it, so once the last listener is
+//! dropped the signal is ignored, not fatal.
 
 use std::fmt;
 use std::future::poll_fn;
@@ -43,13 +45,28 @@ impl fmt::Debug for Signal {
 }
 
 /// Listens for `signo` (such as [`SIGTERM`]).
+///
+/// Fails with [`io::ErrorKind::InvalidInput`] for the signals that cannot or
+/// must not be caught (`SIGKILL`, `SIGSTOP`, `SIGILL`, `SIGFPE`, `SIGSEGV`),
+/// and with the OS error for a number that is no signal.
+///
+/// # Panics
+/// If no loop is entered on this thread.
 pub fn signal(signo: i32) -> io::Result<Signal> {
+    if signal_hook::consts::FORBIDDEN.contains(&signo) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("signal {signo} cannot be listened for"),
+        ));
+    }
     let (read, write) = UnixStream::pair()?;
     read.set_nonblocking(true)?;
     write.set_nonblocking(true)?;
-    let id = signal_hook::low_level::pipe::register(signo, write)?;
+    // The read end joins the loop first: without a loop this panics before
+    // any handler is installed, and a failed registration below drops it.
     let io = Io::new(mio::net::UnixStream::from_std(read));
     io.set_ref(false);
+    let id = signal_hook::low_level::pipe::register(signo, write)?;
     Ok(Signal { signo, io, id })
 }
 
