@@ -737,7 +737,9 @@ impl Loop {
     /// The future is polled on this thread and need not be `Send` or
     /// `'static`. Other tasks keep running while it waits; when it completes,
     /// `block_on` returns and unfinished tasks stay on the loop.
+    #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let location = std::panic::Location::caller();
         let _enter = self.enter();
         let inner = &*self.inner;
         let mut future = pin!(future);
@@ -750,8 +752,18 @@ impl Loop {
                 header.unschedule();
                 inner.current_task.set(Some(MAIN_TOKEN));
                 let mut cx = Context::from_waker(&waker);
+                let start = Instant::now();
                 let r = future.as_mut().poll(&mut cx);
+                let elapsed = start.elapsed();
                 inner.current_task.set(None);
+                inner.diag.task_polls.set(inner.diag.task_polls.get() + 1);
+                if elapsed >= inner.diag.stall_threshold.get() {
+                    let source = StallSource::Task {
+                        name: Some("block_on".into()),
+                        location,
+                    };
+                    inner.report_stall(source, elapsed);
+                }
                 inner.checkpoint();
                 match r {
                     Poll::Ready(v) => {
@@ -819,6 +831,7 @@ impl Drop for Loop {
 ///
 /// # Panics
 /// If the loop cannot be created (the process is out of file descriptors).
+#[track_caller]
 pub fn run<F: Future>(future: F) -> F::Output {
     Loop::new()
         .expect("cannot create the event loop")

@@ -1,7 +1,7 @@
 //! The OS boundary: the only module allowed `unsafe`.
 //!
 //! Process limits and counters that neither std nor mio nor socket2 expose.
-//! Every `unsafe` block calls one libc function through [`syscall!`] and says
+//! Every `unsafe` block calls one libc function through `syscall!` and says
 //! why it is sound.
 #![allow(unsafe_code)]
 

@@ -230,6 +230,9 @@ struct TaskSlot {
     location: &'static Location<'static>,
     /// Set when the handle cancels the task during its own poll.
     cancelled: bool,
+    /// The stall label the task had set when it last yielded; restored
+    /// around each of its polls, so it never leaks to other tasks.
+    label: Option<Cow<'static, str>>,
 }
 
 impl TaskSlot {
@@ -358,6 +361,7 @@ impl Inner {
                 name,
                 location,
                 cancelled: false,
+                label: None,
             });
             token
         };
@@ -376,7 +380,7 @@ impl Inner {
     /// poll happened.
     pub(crate) fn run_task(&self, token: u64) -> bool {
         let (key, gen) = unpack(token);
-        let (mut fut, waker, header) = {
+        let (mut fut, waker, header, label) = {
             let mut slab = self.tasks.slab.borrow_mut();
             let Some(slot) = slab.get_mut(key) else {
                 return false;
@@ -387,8 +391,14 @@ impl Inner {
             let Some(fut) = slot.future.take() else {
                 return false;
             };
-            (fut, slot.waker.clone(), slot.header.clone())
+            (
+                fut,
+                slot.waker.clone(),
+                slot.header.clone(),
+                slot.label.take(),
+            )
         };
+        let outer_label = self.diag.label.replace(label);
         header.unschedule();
         self.current_task.set(Some(token));
         let start = Instant::now();
@@ -401,6 +411,7 @@ impl Inner {
             let (name, location) = self.task_identity(key);
             self.report_stall(crate::diag::StallSource::Task { name, location }, elapsed);
         }
+        let task_label = self.diag.label.replace(outer_label);
         match res {
             Ok(Poll::Pending) => {
                 let cancelled = {
@@ -410,6 +421,7 @@ impl Inner {
                         Some((slab.remove(key), fut))
                     } else {
                         slot.future = Some(fut);
+                        slot.label = task_label;
                         None
                     }
                 };

@@ -283,3 +283,48 @@ fn dropping_an_older_monitor_leaves_the_newer_one_in_the_metrics() {
         assert_eq!(lp.metrics().delay, None);
     });
 }
+
+#[test]
+fn a_blocking_main_future_is_reported_as_block_on() {
+    let (lp, reports) = watched(ms(20));
+    lp.block_on(async {
+        std::thread::sleep(ms(50));
+        waiter_rt::yield_now().await;
+    });
+    let r = reports.borrow();
+    assert_eq!(r.len(), 1, "{r:?}");
+    match &r[0].source {
+        StallSource::Task { name, location } => {
+            assert_eq!(name.as_deref(), Some("block_on"));
+            assert!(location.file().ends_with("diag.rs"), "{location}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_suspended_task_keeps_its_label_to_itself() {
+    let (lp, reports) = watched(ms(20));
+    lp.block_on(async {
+        let labelled = spawn_named("labelled", async {
+            let _g = set_stall_label("GET /mine");
+            waiter_rt::sleep(ms(30)).await;
+            std::thread::sleep(ms(40));
+        });
+        let other = spawn_named("other", async {
+            waiter_rt::sleep(ms(5)).await;
+            std::thread::sleep(ms(40));
+        });
+        other.await.unwrap();
+        labelled.await.unwrap();
+    });
+    let r = reports.borrow();
+    let label_of = |task: &str| {
+        r.iter()
+            .find(|rep| matches!(&rep.source, StallSource::Task { name: Some(n), .. } if n == task))
+            .map(|rep| rep.label.clone())
+            .unwrap_or_else(|| panic!("no report for {task}: {r:?}"))
+    };
+    assert_eq!(label_of("other"), None, "another task's label leaked");
+    assert_eq!(label_of("labelled").as_deref(), Some("GET /mine"));
+}

@@ -1,6 +1,6 @@
 //! Non-blocking TCP on the loop.
 //!
-//! [`TcpListener`] and [`TcpStream`] wrap mio's sockets in an [`Io`]
+//! [`TcpListener`] and [`TcpStream`] wrap mio's sockets in an `Io`
 //! registration. Every operation tries the syscall first and waits for
 //! readiness only after `WouldBlock` (see the reactor's docs on edge
 //! triggering). Both keep the loop alive while open, unless unref'd.
