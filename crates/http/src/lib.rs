@@ -35,4 +35,4 @@ pub use client::{
 pub use request::Request;
 pub use response::Response;
 pub use server::{Server, ServerBuilder, ServerConfig, ServerHandle};
-pub use waiter_proto::{Headers, Method, StatusCode, Version};
+pub use waiter_proto::{Headers, Method, RequestHead, StatusCode, Version};

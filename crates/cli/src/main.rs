@@ -1,0 +1,105 @@
+//! The `waiter` command.
+//!
+//! `main` parses the command line ([`args`]) and dispatches; each
+//! subcommand's work lives in the library crates. `waiter serve` is a
+//! static file server: `waiter_web`'s [`serve_dir`] with request logging,
+//! on one event loop, draining on Ctrl-C or SIGTERM.
+
+mod args;
+
+use std::io::IsTerminal;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use waiter_http::{Server, ServerConfig};
+use waiter_rt::signal::{signal, SIGINT, SIGTERM};
+use waiter_web::middleware::Logger;
+use waiter_web::static_files::{serve_dir, ServeDirOptions};
+use waiter_web::App;
+
+use args::{Cli, Command, ServeArgs};
+
+/// How long a shutdown lets in-flight requests finish.
+const GRACE: Duration = Duration::from_secs(10);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(a) => serve(a),
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+/// `waiter serve`.
+fn serve(a: ServeArgs) -> ExitCode {
+    let config = ServerConfig::default();
+    if a.print_config {
+        println!("{config}");
+        return ExitCode::SUCCESS;
+    }
+    init_logging();
+    let ip: IpAddr = match a.host.parse() {
+        Ok(ip) => ip,
+        Err(_) => {
+            eprintln!("waiter: --host must be an IP address, got {:?}", a.host);
+            return ExitCode::from(2);
+        }
+    };
+    if !a.dir.is_dir() {
+        eprintln!("waiter: {} is not a directory", a.dir.display());
+        return ExitCode::from(2);
+    }
+    let opts = ServeDirOptions {
+        listing: a.list,
+        ..ServeDirOptions::default()
+    };
+    let mut app = App::new();
+    app.use_(Logger::new())
+        .fallback(serve_dir(a.dir.clone(), opts));
+    let addr = SocketAddr::new(ip, a.port);
+    waiter_rt::run(async move { run_server(addr, config, app, &a).await })
+}
+
+/// Listens, prints the URL, and waits for a signal to drain and stop.
+async fn run_server(addr: SocketAddr, config: ServerConfig, app: App, a: &ServeArgs) -> ExitCode {
+    let (mut int, mut term) = match (signal(SIGINT), signal(SIGTERM)) {
+        (Ok(i), Ok(t)) => (i, t),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("waiter: cannot listen for signals: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let server = match Server::builder().config(config).listen(addr, app) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("waiter: cannot listen on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listing = if a.list { "on" } else { "off" };
+    println!(
+        "Serving {} at http://{} (directory listing {listing}; Ctrl-C to stop)",
+        a.dir.display(),
+        server.local_addr()
+    );
+    let stop = std::future::poll_fn(|cx| match (int.poll_recv(cx), term.poll_recv(cx)) {
+        (std::task::Poll::Pending, std::task::Poll::Pending) => std::task::Poll::Pending,
+        _ => std::task::Poll::Ready(()),
+    });
+    stop.await;
+    tracing::info!("shutting down; letting requests in flight finish");
+    server.shutdown(GRACE).await;
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,117 @@
+//! `waiter serve` end to end: the real binary, a temp dir, curl, SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A fresh directory with a couple of files.
+fn site() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("waiter-cli-serve-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("page.html"), "<p>hi from waiter</p>").unwrap();
+    std::fs::write(dir.join("sub/notes.txt"), "notes").unwrap();
+    dir
+}
+
+/// Starts `waiter serve DIR --port 0` and returns it with its URL.
+fn start(dir: &std::path::Path) -> (Child, String) {
+    let log = std::fs::File::create(dir.with_extension("log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_waiter"))
+        .arg("serve")
+        .arg(dir)
+        .args(["--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("start waiter");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_owned();
+    (child, url)
+}
+
+/// curl's body, status and content type for `url`.
+fn curl(url: &str) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code} %{content_type}"])
+        .arg(url)
+        .output()
+        .expect("curl");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (body, meta) = text.rsplit_once('\n').unwrap();
+    (body.to_owned(), meta.to_owned())
+}
+
+/// Waits up to `limit` for the child to exit.
+fn wait(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn serves_files_and_exits_cleanly_on_sigterm() {
+    let dir = site();
+    let (mut child, url) = start(&dir);
+    let (body, meta) = curl(&format!("{url}/page.html"));
+    assert_eq!(body, "<p>hi from waiter</p>");
+    assert_eq!(meta, "200 text/html; charset=utf-8");
+    let (body, meta) = curl(&format!("{url}/sub/"));
+    assert!(meta.starts_with("200 text/html"), "{meta}");
+    assert!(
+        body.contains("notes.txt"),
+        "listing is on by default: {body}"
+    );
+    assert!(curl(&format!("{url}/nope")).1.starts_with("404"));
+
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    match wait(&mut child, Duration::from_secs(5)) {
+        Some(status) => assert_eq!(status.code(), Some(0), "{status:?}"),
+        None => {
+            let _ = child.kill();
+            panic!("waiter did not exit within 5 s of SIGTERM");
+        }
+    }
+    let log = std::fs::read_to_string(dir.with_extension("log")).unwrap();
+    assert!(
+        log.contains("GET /page.html 200"),
+        "request not logged: {log}"
+    );
+    assert!(log.contains("GET /nope 404"), "request not logged: {log}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(dir.with_extension("log"));
+}
+
+#[test]
+fn print_config_lists_limits_and_exits() {
+    let out = Command::new(env!("CARGO_BIN_EXE_waiter"))
+        .args(["serve", "--print-config"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for key in [
+        "headers_timeout",
+        "keep_alive_timeout",
+        "max_connections",
+        "limits",
+    ] {
+        assert!(text.contains(key), "{key} missing from {text}");
+    }
+}

@@ -1,0 +1,373 @@
+//! [`App`]: the route table, the middleware list and the error hook.
+//!
+//! Routes are matched with `matchit` on the raw request path: static
+//! segments win over `{param}` segments, which win over `{*catch_all}`.
+//! Per path, a route answers one method or all of them; `HEAD` falls back
+//! to the `GET` route (the server drops the body), `OPTIONS` answers 204
+//! with `Allow` unless routed, and any other method gets 405 with `Allow`.
+//! Paths that match nothing go to the fallback handler, or 404.
+//!
+//! Mounting is flattening: `mount("/api", router)` copies the router's
+//! routes under the prefix, each keeping the router's middleware (which
+//! therefore runs only for those routes, after the app's). A mounted
+//! handler answers the prefix itself, the prefix with a slash and
+//! everything below it, and sees the rest of the path in
+//! [`Request::rel_path`]. A mounted router's fallback and error hook are
+//! not carried over: the app's apply.
+//!
+//! Invariants: a conflicting pattern or a second route for the same method
+//! and path is a programming error and panics at registration; the table
+//! does not change once the app serves.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+
+use waiter_http::{Method, Response};
+
+use crate::chain::{ErrorHook, Fail, Handler, Middleware, Next, Options, Stack};
+use crate::codec::percent_decode;
+use crate::error::WebError;
+use crate::request::Request;
+
+/// The name of the catch-all parameter of mounted handlers.
+const REST: &str = "__waiter_rest";
+
+/// Which part of the path a mounted handler sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rel {
+    /// Not mounted: the whole path.
+    Whole,
+    /// The mount point itself: an empty relative path.
+    Exact,
+    /// The mount point with a slash: `/`.
+    Slash,
+    /// Below the mount point: `/` and the catch-all.
+    Rest,
+}
+
+/// One route: a method (or any), a handler and its router's middleware.
+#[derive(Clone)]
+struct Route {
+    /// The method answered, or `None` for any.
+    method: Option<Method>,
+    /// The handler.
+    handler: Rc<dyn Handler>,
+    /// The middleware of the router the route was declared in.
+    middleware: Stack,
+    /// What `rel_path` the handler sees.
+    rel: Rel,
+}
+
+/// An application or a router to mount into one.
+pub struct App {
+    /// Pattern to index into `paths`.
+    router: matchit::Router<usize>,
+    /// Every pattern and its routes, in registration order.
+    paths: Vec<(String, Vec<Route>)>,
+    /// Pattern to index into `paths`.
+    index: HashMap<String, usize>,
+    /// Middleware, in registration order.
+    middleware: Stack,
+    /// Renders errors.
+    on_error: Rc<ErrorHook>,
+    /// Answers paths no route matches.
+    fallback: Option<Rc<dyn Handler>>,
+}
+
+/// Another name for [`App`], for sub-routers meant to be mounted.
+pub type Router = App;
+
+impl fmt::Debug for App {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let patterns: Vec<_> = self.paths.iter().map(|(p, _)| p.as_str()).collect();
+        f.debug_struct("App")
+            .field("patterns", &patterns)
+            .field("middleware", &self.middleware.len())
+            .field("fallback", &self.fallback.is_some())
+            .finish()
+    }
+}
+
+impl Default for App {
+    fn default() -> Self {
+        App::new()
+    }
+}
+
+impl App {
+    /// An app with no route: everything is 404.
+    pub fn new() -> App {
+        App {
+            router: matchit::Router::new(),
+            paths: Vec::new(),
+            index: HashMap::new(),
+            middleware: Rc::new(Vec::new()),
+            on_error: Rc::new(|e: WebError| e.render()),
+            fallback: None,
+        }
+    }
+
+    /// Routes `method` requests for `path` (a `matchit` pattern such as
+    /// `/users/{id}` or `/files/{*path}`) to `handler`.
+    pub fn route(&mut self, method: Method, path: &str, handler: impl Handler) -> &mut Self {
+        self.add(
+            path,
+            Some(method),
+            Rc::new(handler),
+            Rc::new(Vec::new()),
+            Rel::Whole,
+        )
+    }
+
+    /// Routes `GET` (and so `HEAD`).
+    pub fn get(&mut self, path: &str, handler: impl Handler) -> &mut Self {
+        self.route(Method::Get, path, handler)
+    }
+
+    /// Routes `POST`.
+    pub fn post(&mut self, path: &str, handler: impl Handler) -> &mut Self {
+        self.route(Method::Post, path, handler)
+    }
+
+    /// Routes `PUT`.
+    pub fn put(&mut self, path: &str, handler: impl Handler) -> &mut Self {
+        self.route(Method::Put, path, handler)
+    }
+
+    /// Routes `DELETE`.
+    pub fn delete(&mut self, path: &str, handler: impl Handler) -> &mut Self {
+        self.route(Method::Delete, path, handler)
+    }
+
+    /// Routes `PATCH`.
+    pub fn patch(&mut self, path: &str, handler: impl Handler) -> &mut Self {
+        self.route(Method::Patch, path, handler)
+    }
+
+    /// Routes every method not routed otherwise for `path`.
+    pub fn all(&mut self, path: &str, handler: impl Handler) -> &mut Self {
+        self.add(
+            path,
+            None,
+            Rc::new(handler),
+            Rc::new(Vec::new()),
+            Rel::Whole,
+        )
+    }
+
+    /// Adds a middleware after the ones already added. It runs for every
+    /// request, including those answered 404 or 405.
+    pub fn use_(&mut self, middleware: impl Middleware) -> &mut Self {
+        Rc::make_mut(&mut self.middleware).push(Rc::new(middleware));
+        self
+    }
+
+    /// Replaces the rendering of errors (by default the problem document).
+    pub fn on_error(&mut self, hook: impl Fn(WebError) -> Response + 'static) -> &mut Self {
+        self.on_error = Rc::new(hook);
+        self
+    }
+
+    /// Answers requests whose path matches no route (instead of 404).
+    pub fn fallback(&mut self, handler: impl Handler) -> &mut Self {
+        self.fallback = Some(Rc::new(handler));
+        self
+    }
+
+    /// Mounts a router or a handler under `prefix` (see the module doc).
+    pub fn mount(&mut self, prefix: &str, what: impl Into<Mount>) -> &mut Self {
+        let prefix = prefix.trim_end_matches('/');
+        match what.into() {
+            Mount::Router(sub) => self.mount_router(prefix, *sub),
+            Mount::Handler(h) => {
+                let none: Stack = Rc::new(Vec::new());
+                if !prefix.is_empty() {
+                    self.add(prefix, None, h.clone(), none.clone(), Rel::Exact);
+                }
+                self.add(
+                    &format!("{prefix}/"),
+                    None,
+                    h.clone(),
+                    none.clone(),
+                    Rel::Slash,
+                );
+                self.add(&format!("{prefix}/{{*{REST}}}"), None, h, none, Rel::Rest)
+            }
+        }
+    }
+
+    /// Mounts the routes of `sub` under `prefix`.
+    fn mount_router(&mut self, prefix: &str, sub: App) -> &mut Self {
+        for (pattern, routes) in sub.paths {
+            let full = match pattern.as_str() {
+                "/" if !prefix.is_empty() => prefix.to_owned(),
+                p => format!("{prefix}{p}"),
+            };
+            for r in routes {
+                let mut stack = (*sub.middleware).clone();
+                stack.extend(r.middleware.iter().cloned());
+                self.add(&full, r.method, r.handler, Rc::new(stack), r.rel);
+            }
+        }
+        self
+    }
+
+    /// Adds one route, panicking on conflicts.
+    fn add(
+        &mut self,
+        pattern: &str,
+        method: Option<Method>,
+        handler: Rc<dyn Handler>,
+        middleware: Stack,
+        rel: Rel,
+    ) -> &mut Self {
+        let i = match self.index.get(pattern) {
+            Some(&i) => i,
+            None => {
+                let i = self.paths.len();
+                if let Err(e) = self.router.insert(pattern, i) {
+                    panic!("cannot route {pattern:?}: {e}");
+                }
+                self.paths.push((pattern.to_owned(), Vec::new()));
+                self.index.insert(pattern.to_owned(), i);
+                i
+            }
+        };
+        let routes = &mut self.paths[i].1;
+        if routes.iter().any(|r| r.method == method) {
+            let m = method.as_ref().map_or("any method", |m| m.as_str());
+            panic!("{pattern:?} is already routed for {m}");
+        }
+        routes.push(Route {
+            method,
+            handler,
+            middleware,
+            rel,
+        });
+        self
+    }
+
+    /// This app as the server's handler (an `App` is one already).
+    pub fn into_handler(self) -> impl waiter_http::server::Handler {
+        self
+    }
+
+    /// Finds what answers `req`, filling in its parameters.
+    fn resolve(&self, req: &mut Request) -> (Rc<dyn Handler>, Stack) {
+        let none = || Rc::new(Vec::new());
+        let Ok(m) = self.router.at(req.path()) else {
+            let h = self.fallback.clone().unwrap_or_else(|| {
+                Rc::new(Fail(WebError::not_found(format!(
+                    "no route for {}",
+                    req.path()
+                ))))
+            });
+            return (h, none());
+        };
+        let routes = &self.paths[*m.value].1;
+        let Some(route) = pick(routes, req.method()) else {
+            let allow = allow(routes);
+            if *req.method() == Method::Options {
+                return (Rc::new(Options(allow)), none());
+            }
+            let detail = format!("{} is not allowed here; allowed: {allow}", req.method());
+            let e = WebError::new(405, detail).with_header("allow", allow);
+            return (Rc::new(Fail(e)), none());
+        };
+        let mut params = Vec::new();
+        let mut rest = None;
+        for (k, v) in m.params.iter() {
+            if k == REST {
+                rest = Some(format!("/{v}"));
+            } else {
+                params.push((k.to_owned(), percent_decode(v, false)));
+            }
+        }
+        let rel = match route.rel {
+            Rel::Whole => None,
+            Rel::Exact => Some(String::new()),
+            Rel::Slash => Some("/".to_owned()),
+            Rel::Rest => rest,
+        };
+        let out = (route.handler.clone(), route.middleware.clone());
+        req.set_route(params, rel);
+        out
+    }
+}
+
+/// The route for `method`: exact, then `GET` for `HEAD`, then any-method.
+fn pick<'a>(routes: &'a [Route], method: &Method) -> Option<&'a Route> {
+    let find = |m: &Method| routes.iter().find(|r| r.method.as_ref() == Some(m));
+    find(method)
+        .or_else(|| {
+            (*method == Method::Head)
+                .then(|| find(&Method::Get))
+                .flatten()
+        })
+        .or_else(|| routes.iter().find(|r| r.method.is_none()))
+}
+
+/// The `Allow` value for a path's routes.
+fn allow(routes: &[Route]) -> String {
+    let order = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+    let mut names: Vec<String> = Vec::new();
+    for r in routes {
+        match &r.method {
+            None => names.extend(order.iter().map(|s| s.to_string())),
+            Some(Method::Get) => names.extend(["GET".to_owned(), "HEAD".to_owned()]),
+            Some(m) => names.push(m.as_str().to_owned()),
+        }
+    }
+    names.push("OPTIONS".to_owned());
+    let rank = |n: &String| order.iter().position(|o| o == n).unwrap_or(order.len());
+    names.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+    names.dedup();
+    names.join(", ")
+}
+
+/// What [`App::mount`] accepts: a router, or any handler.
+pub enum Mount {
+    /// A router whose routes are copied under the prefix.
+    Router(Box<App>),
+    /// A handler for the prefix and everything below it.
+    Handler(Rc<dyn Handler>),
+}
+
+impl fmt::Debug for Mount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mount::Router(a) => f.debug_tuple("Mount::Router").field(a).finish(),
+            Mount::Handler(_) => f.write_str("Mount::Handler"),
+        }
+    }
+}
+
+impl From<App> for Mount {
+    fn from(a: App) -> Mount {
+        Mount::Router(Box::new(a))
+    }
+}
+
+impl<H: Handler> From<H> for Mount {
+    fn from(h: H) -> Mount {
+        Mount::Handler(Rc::new(h))
+    }
+}
+
+impl waiter_http::server::Handler for App {
+    fn call(&self, req: waiter_http::Request) -> Pin<Box<dyn Future<Output = Response>>> {
+        let mut req = Request::from(req);
+        let (endpoint, local) = self.resolve(&mut req);
+        let next = Next {
+            global: self.middleware.clone(),
+            local,
+            pos: 0,
+            endpoint,
+            on_error: self.on_error.clone(),
+        };
+        Box::pin(next.run(req))
+    }
+}
