@@ -96,18 +96,34 @@ impl fmt::Display for ServerConfig {
         let rows: [(&str, String); 14] = [
             ("headers_timeout", format!("{:?}", self.headers_timeout)),
             ("request_timeout", format!("{:?}", self.request_timeout)),
-            ("keep_alive_timeout", format!("{:?}", self.keep_alive_timeout)),
+            (
+                "keep_alive_timeout",
+                format!("{:?}", self.keep_alive_timeout),
+            ),
             ("write_timeout", format!("{:?}", self.write_timeout)),
-            ("max_requests_per_socket", self.max_requests_per_socket.to_string()),
+            (
+                "max_requests_per_socket",
+                self.max_requests_per_socket.to_string(),
+            ),
             ("max_connections", self.max_connections.to_string()),
-            ("write_high_water_mark", format!("{} bytes", self.write_high_water_mark)),
+            (
+                "write_high_water_mark",
+                format!("{} bytes", self.write_high_water_mark),
+            ),
             ("linger", format!("{:?}", self.linger)),
             ("backlog", self.backlog.to_string()),
             ("max_head_bytes", format!("{} bytes", l.max_head_bytes)),
             ("max_request_line", format!("{} bytes", l.max_request_line)),
             ("max_headers", l.max_headers.to_string()),
-            ("max_chunk_ext_bytes", format!("{} bytes", l.max_chunk_ext_bytes)),
-            ("max_body", l.max_body.map_or("unlimited".to_owned(), |b| format!("{b} bytes"))),
+            (
+                "max_chunk_ext_bytes",
+                format!("{} bytes", l.max_chunk_ext_bytes),
+            ),
+            (
+                "max_body",
+                l.max_body
+                    .map_or("unlimited".to_owned(), |b| format!("{b} bytes")),
+            ),
         ];
         for (i, (k, v)) in rows.iter().enumerate() {
             if i > 0 {
