@@ -110,7 +110,8 @@ fn print_config_lists_limits_and_exits() {
         "headers_timeout",
         "keep_alive_timeout",
         "max_connections",
-        "limits",
+        "max_head_bytes",
+        "max_headers",
     ] {
         assert!(text.contains(key), "{key} missing from {text}");
     }

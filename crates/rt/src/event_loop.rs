@@ -3,7 +3,8 @@
 //! One iteration runs these phases, in this order (see `docs/event-loop.md`
 //! for the full rules):
 //!
-//! 1. **update time**: `now` is read once and cached for the iteration;
+//! 1. **update time**: `now` is read and cached (and read again right after
+//!    the poll phase's wait);
 //! 2. **timers**: callbacks of every timer due at `now`, earliest first, ties
 //!    in insertion order; timers they create wait for the next iteration;
 //! 3. **pending**: I/O callbacks deferred from the previous iteration;
@@ -475,6 +476,10 @@ impl Inner {
             }
         };
         self.diag.record_poll(start.elapsed(), n);
+        // The wait may have been long: timers set by what the poll woke must
+        // count from now, not from the start of the iteration (libuv updates
+        // its time after `epoll_wait` too).
+        self.update_time();
         let mut buf = std::mem::take(&mut *self.remote_buf.borrow_mut());
         self.remote.drain(&mut buf);
         for t in buf.drain(..) {

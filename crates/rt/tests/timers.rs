@@ -210,3 +210,25 @@ fn stop_makes_run_return_after_the_current_iteration() {
     assert_eq!(ticks.get(), 3);
     assert!(lp.is_alive(), "the interval is still there");
 }
+
+#[test]
+fn timers_set_after_a_long_poll_count_from_the_end_of_the_wait() {
+    // The loop blocks ~150 ms in the poll phase waiting for the pool; a
+    // timer set by the completion must still wait its full delay.
+    let lp = Loop::new().unwrap();
+    let waited = Rc::new(Cell::new(Duration::ZERO));
+    let w = waited.clone();
+    lp.run_main(
+        move || {
+            waiter_rt::pool::submit(
+                || std::thread::sleep(ms(150)),
+                move |_| {
+                    let set_at = std::time::Instant::now();
+                    set_timeout(ms(100), move || w.set(set_at.elapsed()));
+                },
+            );
+        },
+        RunMode::Default,
+    );
+    assert!(waited.get() >= ms(99), "fired after {:?}", waited.get());
+}

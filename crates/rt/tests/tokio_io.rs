@@ -32,7 +32,7 @@ fn tokio_io_utilities_work_on_waiter_streams() {
         let addr = l.local_addr().unwrap();
         let writer = waiter_rt::spawn_local(async move {
             let (s, _) = l.accept().await.unwrap();
-            (&s).write_all(&[7u8; 100_000]).await.unwrap();
+            s.write_all(&[7u8; 100_000]).await.unwrap();
         });
         let mut c = TcpStream::connect(addr).await.unwrap();
         let mut head = [0u8; 10];
