@@ -66,6 +66,8 @@ struct ConnIo {
     /// The current request's body was malformed: the connection cannot be
     /// reused after this response.
     body_failed: bool,
+    /// The last read filled the buffer: grow it before the next one.
+    grow: bool,
 }
 
 impl ConnIo {
@@ -147,6 +149,7 @@ impl ConnShared {
                 wbuf: Vec::new(),
                 body_done: false,
                 body_failed: false,
+                grow: false,
             }),
             config,
             phase: Cell::new(Phase::Idle),
@@ -264,25 +267,37 @@ impl ConnShared {
     /// Reads more input into the buffer (taking one from the pool if
     /// needed). `Ok(0)` is end of stream.
     fn poll_fill(&self, io: &mut ConnIo, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        let b = io.rbuf.get_or_insert_with(buf::take);
+        let mut b = io.rbuf.take().unwrap_or_else(buf::take);
         if io.start == io.end {
             io.start = 0;
             io.end = 0;
-        } else if io.end == b.len() {
+        }
+        let full = io.end == b.len();
+        if (io.grow || full) && b.len() < buf::LARGE {
+            b = buf::grow(b, io.start, io.end);
+            io.end -= io.start;
+            io.start = 0;
+        } else if full && io.start > 0 {
             b.copy_within(io.start..io.end, 0);
             io.end -= io.start;
             io.start = 0;
         }
+        io.grow = false;
         if io.end == b.len() {
+            io.rbuf = Some(b);
             // Unreachable with the parser's limits below the buffer size.
             return Poll::Ready(Err(io::Error::other(
                 "request head exceeds the read buffer",
             )));
         }
+        let room = b.len() - io.end;
         let r = self.stream.poll_read_buf(cx, &mut b[io.end..]);
         if let Poll::Ready(Ok(n)) = r {
             io.end += n;
+            // A read that filled all the room suggests more is coming.
+            io.grow = n == room;
         }
+        io.rbuf = Some(b);
         r
     }
 
@@ -327,7 +342,9 @@ impl ConnShared {
         let mut out = out;
         out.clear();
         let mut io = self.io.borrow_mut();
-        if io.wbuf.is_empty() && out.capacity() <= 4 * self.config.write_high_water_mark {
+        // Keep a small output buffer for the next response; a large one
+        // (after a big body) is freed rather than held by an idle connection.
+        if io.wbuf.is_empty() && out.capacity() <= KEEP_WBUF {
             io.wbuf = out;
         }
         r
@@ -444,6 +461,15 @@ async fn respond(
         let mut io = shared.io.borrow_mut();
         io.body_done = false;
         io.body_failed = false;
+        // A handler may wait a long time (a database, a timer): don't hold a
+        // buffer for it when every byte read so far is consumed.
+        if io.start == io.end {
+            io.start = 0;
+            io.end = 0;
+            if let Some(b) = io.rbuf.take() {
+                buf::give(b);
+            }
+        }
     }
     let (length, has_body) = match req.framing.body {
         BodyKind::Empty => (Some(0), false),
@@ -524,6 +550,9 @@ async fn write_response(
         .finish_response(&mut io.wbuf)
         .map_err(io::Error::other)
 }
+
+/// The largest output buffer a connection keeps between responses.
+const KEEP_WBUF: usize = 8 * 1024;
 
 /// Bytes read from a file per pool job while streaming it.
 const FILE_CHUNK: u64 = 256 * 1024;
