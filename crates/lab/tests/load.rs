@@ -174,3 +174,58 @@ fn several_load_threads_merge_their_numbers() {
     assert!(r.responses > 100, "{r:?}");
     assert_eq!(r.status.get(&200).copied(), Some(r.responses));
 }
+
+#[test]
+fn a_fixed_post_request_is_sent_as_given() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    // A waiter server on its own thread that counts body bytes.
+    let bytes = Arc::new(AtomicU64::new(0));
+    let b = bytes.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        waiter_rt::run(async move {
+            let server = waiter_http::Server::builder()
+                .listen(
+                    "127.0.0.1:0".parse().unwrap(),
+                    move |mut req: waiter_http::Request| {
+                        let b = b.clone();
+                        async move {
+                            let body = req.body_mut().bytes(1 << 20).await.unwrap();
+                            b.fetch_add(body.len() as u64, Ordering::Relaxed);
+                            let ok = req.method() == &waiter_http::Method::Post
+                                && req.target() == "/submit"
+                                && req.header("x-test") == Some("yes");
+                            waiter_http::Response::new(if ok {
+                                waiter_http::StatusCode::CREATED
+                            } else {
+                                waiter_http::StatusCode::BAD_REQUEST
+                            })
+                        }
+                    },
+                )
+                .unwrap();
+            tx.send(server.local_addr()).unwrap();
+            server.closed().await;
+        })
+    });
+    let addr = rx.recv().unwrap();
+    let mut o = LoadOptions::new(addr, 4);
+    o.requests = Some(200);
+    o.duration = Duration::from_secs(10);
+    o.fixed = Some(Arc::new(load::FixedRequest::new(
+        waiter_proto::Method::Post,
+        &addr.to_string(),
+        "/submit",
+        &[("X-Test".into(), "yes".into())],
+        b"0123456789",
+    )));
+    let r = load::run(o);
+    assert!(r.responses >= 200, "{r:?}");
+    assert_eq!(
+        r.status.get(&201).copied().unwrap_or(0),
+        r.responses,
+        "{r:?}"
+    );
+    assert_eq!(bytes.load(Ordering::Relaxed), 10 * r.responses);
+}

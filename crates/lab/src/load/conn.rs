@@ -288,11 +288,16 @@ impl Connection {
         let n = self.slot.sent.get();
         let id = (self.idx as u64) * 1_000_000 + n % 1_000_000;
         let o = &self.ctx.sh.opts;
-        let _ = write!(
-            out,
-            "GET {}{id} HTTP/1.1\r\nHost: {}\r\n\r\n",
-            o.path_prefix, o.addr
-        );
+        match &o.fixed {
+            Some(f) => out.extend_from_slice(&f.bytes),
+            None => {
+                let _ = write!(
+                    out,
+                    "GET {}{id} HTTP/1.1\r\nHost: {}\r\n\r\n",
+                    o.path_prefix, o.addr
+                );
+            }
+        }
         self.slot.sent.set(n + 1);
         self.outstanding.borrow_mut().push_back(at);
         self.slot.outstanding.set(self.slot.outstanding.get() + 1);

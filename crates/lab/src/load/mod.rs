@@ -69,6 +69,9 @@ pub struct LoadOptions {
     pub connect_timeout: Duration,
     /// Request targets are this prefix followed by a number.
     pub path_prefix: String,
+    /// A fixed request to send instead (method, target, header fields and
+    /// body); see [`FixedRequest`].
+    pub fixed: Option<Arc<FixedRequest>>,
     /// Incremented for every response, for progress displays.
     pub progress: Option<Arc<AtomicU64>>,
 }
@@ -88,8 +91,50 @@ impl LoadOptions {
             timeout: None,
             connect_timeout: Duration::from_secs(10),
             path_prefix: "/item/".into(),
+            fixed: None,
             progress: None,
         }
+    }
+}
+
+/// One request, encoded once and sent as is on every turn.
+#[derive(Debug, Clone)]
+pub struct FixedRequest {
+    /// The method, which also tells how to read the response (HEAD has no body).
+    pub method: waiter_proto::Method,
+    /// The encoded request.
+    pub bytes: Vec<u8>,
+}
+
+impl FixedRequest {
+    /// Encodes a request with `Host`, the given header fields, and a
+    /// Content-Length body when `body` is not empty (or the method is one
+    /// that usually carries one).
+    pub fn new(
+        method: waiter_proto::Method,
+        host: &str,
+        target: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> FixedRequest {
+        let mut bytes =
+            format!("{} {target} HTTP/1.1\r\nHost: {host}\r\n", method.as_str()).into_bytes();
+        for (k, v) in headers {
+            bytes.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+        }
+        let sends_body = !body.is_empty()
+            || matches!(
+                method,
+                waiter_proto::Method::Post
+                    | waiter_proto::Method::Put
+                    | waiter_proto::Method::Patch
+            );
+        if sends_body {
+            bytes.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
+        }
+        bytes.extend_from_slice(b"\r\n");
+        bytes.extend_from_slice(body);
+        FixedRequest { method, bytes }
     }
 }
 

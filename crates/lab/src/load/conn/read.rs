@@ -127,7 +127,11 @@ impl Connection {
     fn next_response(&mut self) -> Result<Option<(u16, bool)>, Broken> {
         loop {
             if self.body.is_none() {
-                let parsed = parse_response(&self.buf, &self.ctx.limits, &Method::Get)
+                let method = match &self.ctx.sh.opts.fixed {
+                    Some(f) => &f.method,
+                    None => &Method::Get,
+                };
+                let parsed = parse_response(&self.buf, &self.ctx.limits, method)
                     .map_err(|_| Broken::Parse)?;
                 let Some(p) = parsed else { return Ok(None) };
                 self.buf.drain(..p.head_len);

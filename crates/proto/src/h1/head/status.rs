@@ -29,6 +29,54 @@ impl StatusCode {
     pub const EXPECTATION_FAILED: StatusCode = StatusCode(417);
     /// 500 Internal Server Error.
     pub const INTERNAL_SERVER_ERROR: StatusCode = StatusCode(500);
+    /// 201 Created.
+    pub const CREATED: StatusCode = StatusCode(201);
+    /// 202 Accepted.
+    pub const ACCEPTED: StatusCode = StatusCode(202);
+    /// 206 Partial Content.
+    pub const PARTIAL_CONTENT: StatusCode = StatusCode(206);
+    /// 301 Moved Permanently.
+    pub const MOVED_PERMANENTLY: StatusCode = StatusCode(301);
+    /// 302 Found.
+    pub const FOUND: StatusCode = StatusCode(302);
+    /// 303 See Other.
+    pub const SEE_OTHER: StatusCode = StatusCode(303);
+    /// 307 Temporary Redirect.
+    pub const TEMPORARY_REDIRECT: StatusCode = StatusCode(307);
+    /// 308 Permanent Redirect.
+    pub const PERMANENT_REDIRECT: StatusCode = StatusCode(308);
+    /// 401 Unauthorized.
+    pub const UNAUTHORIZED: StatusCode = StatusCode(401);
+    /// 403 Forbidden.
+    pub const FORBIDDEN: StatusCode = StatusCode(403);
+    /// 405 Method Not Allowed.
+    pub const METHOD_NOT_ALLOWED: StatusCode = StatusCode(405);
+    /// 409 Conflict.
+    pub const CONFLICT: StatusCode = StatusCode(409);
+    /// 411 Length Required.
+    pub const LENGTH_REQUIRED: StatusCode = StatusCode(411);
+    /// 414 URI Too Long.
+    pub const URI_TOO_LONG: StatusCode = StatusCode(414);
+    /// 415 Unsupported Media Type.
+    pub const UNSUPPORTED_MEDIA_TYPE: StatusCode = StatusCode(415);
+    /// 416 Range Not Satisfiable.
+    pub const RANGE_NOT_SATISFIABLE: StatusCode = StatusCode(416);
+    /// 422 Unprocessable Content.
+    pub const UNPROCESSABLE_CONTENT: StatusCode = StatusCode(422);
+    /// 429 Too Many Requests.
+    pub const TOO_MANY_REQUESTS: StatusCode = StatusCode(429);
+    /// 431 Request Header Fields Too Large.
+    pub const REQUEST_HEADER_FIELDS_TOO_LARGE: StatusCode = StatusCode(431);
+    /// 501 Not Implemented.
+    pub const NOT_IMPLEMENTED: StatusCode = StatusCode(501);
+    /// 502 Bad Gateway.
+    pub const BAD_GATEWAY: StatusCode = StatusCode(502);
+    /// 503 Service Unavailable.
+    pub const SERVICE_UNAVAILABLE: StatusCode = StatusCode(503);
+    /// 504 Gateway Timeout.
+    pub const GATEWAY_TIMEOUT: StatusCode = StatusCode(504);
+    /// 505 HTTP Version Not Supported.
+    pub const HTTP_VERSION_NOT_SUPPORTED: StatusCode = StatusCode(505);
 
     /// A status code, if `code` is within `100..=999`.
     pub fn from_u16(code: u16) -> Option<StatusCode> {
