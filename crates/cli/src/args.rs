@@ -3,6 +3,7 @@
 //! Invariant: every subcommand listed here is implemented; `main`
 //! dispatches on [`Command`] and nothing else.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -21,6 +22,9 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Serve the files of a directory over HTTP (directory listing on).
     Serve(ServeArgs),
+    /// Run a small JSON API (SQLite on the worker pool, auth, search, an
+    /// API-gateway route, loop metrics); needs no setup.
+    Demo(DemoArgs),
 }
 
 /// Options of `waiter serve`.
@@ -42,4 +46,23 @@ pub(crate) struct ServeArgs {
     /// Print every limit and timeout in force, then exit.
     #[arg(long)]
     pub(crate) print_config: bool,
+}
+
+/// Options of `waiter demo`.
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub(crate) host: IpAddr,
+    /// The port to listen on (0 picks a free one).
+    #[arg(long, short, default_value_t = waiter_demo::DEFAULT_PORT)]
+    pub(crate) port: u16,
+    /// Where the database lives (default: $XDG_DATA_HOME/waiter/demo or
+    /// ~/.local/share/waiter/demo); created on first start.
+    #[arg(long)]
+    pub(crate) data: Option<PathBuf>,
+    /// Base URL of the pricing and inventory services /aggregate calls
+    /// (default: built-in ones on the same loop).
+    #[arg(long)]
+    pub(crate) upstream: Option<String>,
 }

@@ -3,7 +3,8 @@
 //! `main` parses the command line ([`args`]) and dispatches; each
 //! subcommand's work lives in the library crates. `waiter serve` is a
 //! static file server: `waiter_web`'s [`serve_dir`] with request logging,
-//! on one event loop, draining on Ctrl-C or SIGTERM.
+//! on one event loop, draining on Ctrl-C or SIGTERM. `waiter demo` runs
+//! [`waiter_demo`]'s API server.
 
 mod args;
 
@@ -20,7 +21,7 @@ use waiter_web::middleware::Logger;
 use waiter_web::static_files::{serve_dir, ServeDirOptions};
 use waiter_web::App;
 
-use args::{Cli, Command, ServeArgs};
+use args::{Cli, Command, DemoArgs, ServeArgs};
 
 /// How long a shutdown lets in-flight requests finish.
 const GRACE: Duration = Duration::from_secs(10);
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(a) => serve(a),
+        Command::Demo(a) => demo(a),
     }
 }
 
@@ -40,6 +42,18 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+}
+
+/// `waiter demo`.
+fn demo(a: DemoArgs) -> ExitCode {
+    init_logging();
+    waiter_demo::run(waiter_demo::DemoOptions {
+        port: a.port,
+        host: a.host,
+        data_dir: a.data,
+        upstream: a.upstream,
+        event_loop: None,
+    })
 }
 
 /// `waiter serve`.
