@@ -7,6 +7,7 @@
 //! [`waiter_demo`]'s API server.
 
 mod args;
+mod lab;
 
 use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
@@ -27,10 +28,15 @@ use args::{Cli, Command, DemoArgs, ServeArgs};
 const GRACE: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
+    // The lab re-executes this binary as its server models and prefork
+    // workers; those children must not parse the command line.
+    waiter_lab::maybe_run_child();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(a) => serve(a),
         Command::Demo(a) => demo(a),
+        Command::Lab(a) => lab::lab(a),
+        Command::Bench(a) => lab::bench(a),
     }
 }
 
