@@ -337,6 +337,15 @@ fn summarize(h: &Histogram<u64>) -> DelaySummary {
     }
 }
 
+/// A snapshot of the current loop's counters, for code running on the loop
+/// (such as a `/metrics` route) that has no `Loop` at hand.
+///
+/// # Panics
+/// If no loop is entered on this thread.
+pub fn metrics() -> Metrics {
+    Inner::current().metrics()
+}
+
 impl crate::Loop {
     /// Calls `hook` with every stall report (in addition to the log line).
     pub fn on_stall(&self, hook: impl Fn(&StallReport) + 'static) {

@@ -46,7 +46,7 @@ pub use callbacks::{
     clear_immediate, next_tick, queue_close, queue_microtask, queue_pending, set_immediate,
     Immediate,
 };
-pub use diag::{monitor_event_loop_delay, Metrics};
+pub use diag::{metrics, monitor_event_loop_delay, Metrics};
 pub use event_loop::{run, EnterGuard, Loop, LoopBuilder, ManualClock, RunMode};
 pub use pool::spawn_blocking;
 pub use task::{spawn_local, spawn_named, yield_now, JoinError, JoinHandle, TASK_BUDGET};

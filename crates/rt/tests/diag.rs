@@ -328,3 +328,14 @@ fn a_suspended_task_keeps_its_label_to_itself() {
     assert_eq!(label_of("other"), None, "another task's label leaked");
     assert_eq!(label_of("labelled").as_deref(), Some("GET /mine"));
 }
+
+#[test]
+fn code_on_the_loop_reads_its_own_metrics() {
+    let lp = Loop::new().unwrap();
+    let inside = lp.block_on(async {
+        waiter_rt::sleep(ms(2)).await;
+        waiter_rt::metrics()
+    });
+    assert!(inside.iterations >= 1, "{inside:?}");
+    assert!(lp.metrics().iterations >= inside.iterations);
+}
