@@ -8,12 +8,19 @@
 //! are broken by a sequence number that grows with every insertion (libuv's
 //! `start_id`).
 //!
-//! Cancellation is O(1) and lazy: the slot is freed at once and its heap entry
-//! is left behind as *stale* (its `seq` no longer matches the slot). Stale
-//! entries are skipped when they reach the top, and the heap is rebuilt when
-//! they outnumber the live ones, so a workload that re-arms the same timeout on
-//! every request (keep-alive timers) cannot grow the heap without bound.
-//! Every operation is O(log n) amortized.
+//! Insertion is O(1) and lazy: a new entry waits in an unsorted batch that is
+//! merged into the heap (in O(n) when the batch is large) only when the heap
+//! is next consulted, that is, at the next timers phase or poll timeout. A
+//! timer created and cancelled in between (a request timeout that the
+//! response beat) never touches the heap at all.
+//!
+//! Cancellation is O(1) and lazy: the slot is freed at once and its entry is
+//! left behind as *stale* (its `seq` no longer matches the slot). Stale
+//! entries are dropped when their batch is merged or when they reach the top
+//! of the heap, and the heap is rebuilt when they outnumber the live ones, so
+//! a workload that re-arms the same timeout on every request (keep-alive
+//! timers) cannot grow the heap without bound. Every operation is O(log n)
+//! amortized.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -62,6 +69,8 @@ struct Slot<T> {
 pub struct TimerHeap<T> {
     /// Scheduled entries; may contain stale entries for cancelled timers.
     heap: BinaryHeap<Reverse<Entry>>,
+    /// Entries scheduled since the heap was last consulted, not yet in it.
+    batch: Vec<Reverse<Entry>>,
     /// The live timers.
     slots: Slab<Slot<T>>,
     /// Next insertion sequence number.
@@ -83,6 +92,7 @@ impl<T> TimerHeap<T> {
     pub fn new() -> Self {
         TimerHeap {
             heap: BinaryHeap::new(),
+            batch: Vec::new(),
             slots: Slab::new(),
             next_seq: 0,
             next_gen: 0,
@@ -162,6 +172,7 @@ impl<T> TimerHeap<T> {
 
     /// The earliest deadline among scheduled timers.
     pub fn next_deadline(&mut self) -> Option<Instant> {
+        self.merge_batch();
         self.skip_stale();
         self.heap.peek().map(|Reverse(e)| e.deadline)
     }
@@ -171,6 +182,7 @@ impl<T> TimerHeap<T> {
     /// The slot stays live (so an interval can be re-armed with
     /// [`reschedule`](Self::reschedule)); the caller removes it when done.
     pub fn pop_due(&mut self, now: Instant) -> Option<TimerId> {
+        self.merge_batch();
         self.skip_stale();
         let Reverse(top) = *self.heap.peek()?;
         if top.deadline > now {
@@ -195,11 +207,25 @@ impl<T> TimerHeap<T> {
         let s = &mut self.slots[slot as usize];
         s.seq = Some(seq);
         s.deadline = deadline;
-        self.heap.push(Reverse(Entry {
+        self.batch.push(Reverse(Entry {
             deadline,
             seq,
             slot,
         }));
+    }
+
+    /// Moves the live entries of the batch into the heap.
+    fn merge_batch(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let mut batch = std::mem::take(&mut self.batch);
+        let before = batch.len();
+        batch.retain(|e| !self.is_stale(&e.0));
+        self.stale -= before - batch.len();
+        // `extend` rebuilds the heap in O(n) when the batch is large.
+        self.heap.extend(batch.drain(..));
+        self.batch = batch;
     }
 
     fn is_stale(&self, e: &Entry) -> bool {
@@ -220,6 +246,16 @@ impl<T> TimerHeap<T> {
     }
 
     fn maybe_compact(&mut self) {
+        let entries = self.heap.len() + self.batch.len();
+        if self.stale < COMPACT_MIN_STALE || self.stale <= entries / 2 {
+            return;
+        }
+        // Drop the batch's stale entries first: cheap, and it stays a batch.
+        let mut batch = std::mem::take(&mut self.batch);
+        let before = batch.len();
+        batch.retain(|e| !self.is_stale(&e.0));
+        self.stale -= before - batch.len();
+        self.batch = batch;
         if self.stale < COMPACT_MIN_STALE || self.stale <= self.heap.len() / 2 {
             return;
         }
@@ -234,6 +270,21 @@ impl<T> TimerHeap<T> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn timers_cancelled_before_the_heap_is_consulted_never_enter_it() {
+        let t0 = Instant::now();
+        let mut h = TimerHeap::new();
+        let ids: Vec<_> = (0..10_000).map(|i| h.insert(ms(t0, i), i)).collect();
+        for id in ids {
+            h.remove(id);
+        }
+        let keep = h.insert(ms(t0, 7), u64::MAX);
+        assert_eq!(h.next_deadline(), Some(ms(t0, 7)));
+        assert_eq!(h.heap.len(), 1);
+        assert_eq!(h.stale, 0);
+        assert_eq!(h.pop_due(ms(t0, 100)), Some(keep));
+    }
 
     fn ms(base: Instant, n: u64) -> Instant {
         base + Duration::from_millis(n)
@@ -303,7 +354,8 @@ mod tests {
             let id = ids[(round % 10) as usize];
             h.reschedule(id, ms(t0, 1000 + round));
         }
-        assert!(h.heap.len() < 3 * COMPACT_MIN_STALE, "{}", h.heap.len());
+        let entries = h.heap.len() + h.batch.len();
+        assert!(entries < 3 * COMPACT_MIN_STALE, "{entries}");
         assert_eq!(h.len(), 10);
     }
 
