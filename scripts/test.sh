@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace. Installs what the tests use from the
 # system when it is missing (node, to compare event-loop orderings with
-# Node's; curl and python3 as real HTTP clients).
+# Node's; curl and python3 as real HTTP clients; chromium, to render the
+# lab's HTML report).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,10 +10,11 @@ need=()
 command -v node >/dev/null || need+=(nodejs)
 command -v curl >/dev/null || need+=(curl)
 command -v python3 >/dev/null || need+=(python3)
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
 # Tests that open thousands of sockets raise their own soft limit; give them

@@ -31,7 +31,9 @@ pub(super) fn render(r: &LabReport) -> String {
          td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}\
          td:first-child,th:first-child{text-align:left}\
          svg{margin:0 1em 1em 0;border:1px solid #eee}\
-         </style></head><body>\n",
+         </style></head><body>\n<h1>waiter lab</h1>\n\
+         <p>The same I/O-bound app on each server model, under the same load. \
+         Charts first; every figure is in the tables below.</p>\n",
     );
     let io: Vec<&StepResult> = r.steps_of(Scenario::Io).collect();
     if !io.is_empty() {
@@ -196,8 +198,8 @@ fn markdown_to_html(md: &str, out: &mut String) {
         }
         if let Some(h) = line.strip_prefix("## ") {
             let _ = writeln!(out, "<h2>{}</h2>", escape(h));
-        } else if let Some(h) = line.strip_prefix("# ") {
-            let _ = writeln!(out, "<h1>{}</h1>", escape(h));
+        } else if line.starts_with("# ") {
+            // The page has its own title, above the charts.
         } else if let Some(item) = line.strip_prefix("- ") {
             if !in_list {
                 out.push_str("<ul>\n");
