@@ -2,7 +2,7 @@
 //! "bodyLength": N}`, where `path` is the request target exactly as received
 //! and `bodyLength` the number of body bytes read after de-chunking.
 //!
-//! `cargo run --release -p waiter-http --example echo -- --port 8080`
+//! `cargo run --release --example echo -- --port 8080`
 
 use waiter_http::{Request, Response, StatusCode};
 

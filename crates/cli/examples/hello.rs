@@ -2,7 +2,7 @@
 //! 50 ms on a timer (the seed's database call, replaced by a timer) and then
 //! answers a small JSON body. One loop, one thread, 127.0.0.1.
 //!
-//! `cargo run --release -p waiter-http --example hello -- --port 8080`
+//! `cargo run --release --example hello -- --port 8080`
 
 use std::time::Duration;
 
