@@ -341,10 +341,9 @@ impl Inner {
             done: false,
             waker: None,
         }));
-        let s2 = state.clone();
-        let wrapped = async move {
-            let out = future.await;
-            complete(&s2, Ok(out));
+        let wrapped = Completing {
+            future,
+            state: Some(state.clone()),
         };
         let token = {
             let mut slab = self.tasks.slab.borrow_mut();
@@ -463,6 +462,30 @@ impl Inner {
         let slab = self.tasks.slab.borrow();
         let slot = &slab[key];
         (slot.name.clone(), slot.location)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A task's future: polls the user's future and stores its output for
+    /// the handle. (An `async` block would keep the user's future twice,
+    /// once captured and once awaited, doubling every task's size.)
+    struct Completing<F: Future> {
+        #[pin]
+        future: F,
+        state: Option<Rc<RefCell<JoinState<F::Output>>>>,
+    }
+}
+
+impl<F: Future> Future for Completing<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        let out = std::task::ready!(this.future.poll(cx));
+        if let Some(state) = this.state.take() {
+            complete(&state, Ok(out));
+        }
+        Poll::Ready(())
     }
 }
 

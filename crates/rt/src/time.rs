@@ -11,8 +11,8 @@
 //! claims a timer only when first polled and releases it when dropped.
 
 use std::fmt;
-use std::future::{poll_fn, Future};
-use std::pin::{pin, Pin};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -270,19 +270,51 @@ impl From<Elapsed> for std::io::Error {
 }
 
 /// Runs `f`, giving up after `d`. The future is dropped on timeout.
-pub async fn timeout<F: Future>(d: Duration, f: F) -> Result<F::Output, Elapsed> {
-    let mut f = pin!(f);
-    let mut s = sleep(d);
-    poll_fn(|cx| {
-        if let Poll::Ready(v) = f.as_mut().poll(cx) {
+///
+/// The clock starts at the first poll, so a `Timeout` may be built before
+/// any loop is entered.
+pub fn timeout<F: Future>(d: Duration, f: F) -> Timeout<F> {
+    Timeout {
+        future: f,
+        limit: d,
+        sleep: None,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future returned by [`timeout`].
+    #[must_use = "futures do nothing unless awaited"]
+    pub struct Timeout<F> {
+        #[pin]
+        future: F,
+        limit: Duration,
+        sleep: Option<Sleep>,
+    }
+}
+
+impl<F> fmt::Debug for Timeout<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timeout")
+            .field("limit", &self.limit)
+            .finish()
+    }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(v) = this.future.poll(cx) {
             return Poll::Ready(Ok(v));
         }
-        match Pin::new(&mut s).poll(cx) {
+        let limit = *this.limit;
+        let s = this.sleep.get_or_insert_with(|| sleep(limit));
+        match Pin::new(s).poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(Elapsed)),
             Poll::Pending => Poll::Pending,
         }
-    })
-    .await
+    }
 }
 
 impl Inner {

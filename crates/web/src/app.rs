@@ -59,6 +59,9 @@ struct Route {
     middleware: Stack,
     /// What `rel_path` the handler sees.
     rel: Rel,
+    /// `METHOD pattern`, named in stall reports while the route's handler
+    /// runs. Made once per route and kept for the life of the process.
+    label: &'static str,
 }
 
 /// An application or a router to mount into one.
@@ -241,11 +244,14 @@ impl App {
             let m = method.as_ref().map_or("any method", |m| m.as_str());
             panic!("{pattern:?} is already routed for {m}");
         }
+        let m = method.as_ref().map_or("*", |m| m.as_str());
+        let label: &'static str = Box::leak(format!("{m} {pattern}").into_boxed_str());
         routes.push(Route {
             method,
             handler,
             middleware,
             rel,
+            label,
         });
         self
     }
@@ -256,7 +262,7 @@ impl App {
     }
 
     /// Finds what answers `req`, filling in its parameters.
-    fn resolve(&self, req: &mut Request) -> (Rc<dyn Handler>, Stack) {
+    fn resolve(&self, req: &mut Request) -> (Rc<dyn Handler>, Stack, Option<&'static str>) {
         let none = || Rc::new(Vec::new());
         let Ok(m) = self.router.at(req.path()) else {
             let h = self.fallback.clone().unwrap_or_else(|| {
@@ -265,17 +271,17 @@ impl App {
                     req.path()
                 ))))
             });
-            return (h, none());
+            return (h, none(), None);
         };
         let routes = &self.paths[*m.value].1;
         let Some(route) = pick(routes, req.method()) else {
             let allow = allow(routes);
             if *req.method() == Method::Options {
-                return (Rc::new(Options(allow)), none());
+                return (Rc::new(Options(allow)), none(), None);
             }
             let detail = format!("{} is not allowed here; allowed: {allow}", req.method());
             let e = WebError::new(405, detail).with_header("allow", allow);
-            return (Rc::new(Fail(e)), none());
+            return (Rc::new(Fail(e)), none(), None);
         };
         let mut params = Vec::new();
         let mut rest = None;
@@ -292,7 +298,11 @@ impl App {
             Rel::Slash => Some("/".to_owned()),
             Rel::Rest => rest,
         };
-        let out = (route.handler.clone(), route.middleware.clone());
+        let out = (
+            route.handler.clone(),
+            route.middleware.clone(),
+            Some(route.label),
+        );
         req.set_route(params, rel);
         out
     }
@@ -360,7 +370,7 @@ impl<H: Handler> From<H> for Mount {
 impl waiter_http::server::Handler for App {
     fn call(&self, req: waiter_http::Request) -> Pin<Box<dyn Future<Output = Response>>> {
         let mut req = Request::from(req);
-        let (endpoint, local) = self.resolve(&mut req);
+        let (endpoint, local, label) = self.resolve(&mut req);
         let next = Next {
             global: self.middleware.clone(),
             local,
@@ -368,6 +378,32 @@ impl waiter_http::server::Handler for App {
             endpoint,
             on_error: self.on_error.clone(),
         };
-        Box::pin(next.run(req))
+        match label {
+            Some(label) => Box::pin(Labelled {
+                label,
+                future: next.run(req),
+            }),
+            None => Box::pin(next.run(req)),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Names the matched route in stall reports while the request's
+    /// middleware and handler are polled.
+    struct Labelled<F> {
+        label: &'static str,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for Labelled<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
+        let this = self.project();
+        let _label = waiter_rt::diag::set_stall_label(*this.label);
+        this.future.poll(cx)
     }
 }

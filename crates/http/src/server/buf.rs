@@ -23,8 +23,33 @@ pub(crate) const LARGE: usize = 64 * 1024;
 /// Small buffers kept for reuse (1 MiB in all); more are freed.
 const POOL_MAX: usize = 256;
 
+/// The capacity of a new output buffer, and the largest one pooled.
+pub(crate) const OUT: usize = 8 * 1024;
+
 thread_local! {
     static POOL: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };
+    static OUT_POOL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An empty output buffer with room for a few responses.
+pub(crate) fn take_out() -> Vec<u8> {
+    OUT_POOL
+        .with(|p| p.borrow_mut().pop())
+        .unwrap_or_else(|| Vec::with_capacity(OUT))
+}
+
+/// Returns an output buffer; large ones are freed.
+pub(crate) fn give_out(mut v: Vec<u8>) {
+    if v.capacity() == 0 || v.capacity() > OUT {
+        return;
+    }
+    v.clear();
+    OUT_POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < POOL_MAX {
+            p.push(v);
+        }
+    });
 }
 
 /// A small buffer from the pool, or a new one.

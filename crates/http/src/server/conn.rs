@@ -100,7 +100,7 @@ impl ConnIo {
             }
         }
         if self.wbuf.is_empty() {
-            self.wbuf = Vec::new();
+            buf::give_out(std::mem::take(&mut self.wbuf));
         }
     }
 }
@@ -344,7 +344,7 @@ impl ConnShared {
         let mut io = self.io.borrow_mut();
         // Keep a small output buffer for the next response; a large one
         // (after a big body) is freed rather than held by an idle connection.
-        if io.wbuf.is_empty() && out.capacity() <= KEEP_WBUF {
+        if io.wbuf.is_empty() && out.capacity() <= buf::OUT {
             io.wbuf = out;
         }
         r
@@ -356,7 +356,9 @@ impl ConnShared {
     async fn linger(&self) {
         let _ = self.stream.shutdown(Shutdown::Write);
         let drain = async {
-            let mut b = [0u8; 4096];
+            // On the heap: a stack array would sit in every connection's
+            // future for its whole life.
+            let mut b = vec![0u8; 4096];
             while let Ok(n) = self.stream.read(&mut b).await {
                 if n == 0 {
                     break;
@@ -530,6 +532,9 @@ async fn write_response(
     {
         let mut io = shared.io.borrow_mut();
         let io = &mut *io;
+        if io.wbuf.capacity() == 0 {
+            io.wbuf = buf::take_out();
+        }
         if let Err(e) = io.conn.write_head(head, len, &mut io.wbuf) {
             tracing::error!(error = %e, "invalid response from handler; answering 500");
             let mut h = ResponseHead::new(StatusCode::INTERNAL_SERVER_ERROR);
@@ -550,9 +555,6 @@ async fn write_response(
         .finish_response(&mut io.wbuf)
         .map_err(io::Error::other)
 }
-
-/// The largest output buffer a connection keeps between responses.
-const KEEP_WBUF: usize = 8 * 1024;
 
 /// Bytes read from a file per pool job while streaming it.
 const FILE_CHUNK: u64 = 256 * 1024;
