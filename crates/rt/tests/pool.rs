@@ -215,6 +215,7 @@ fn a_panicking_job_gives_a_panic_error_and_the_pool_keeps_working() {
     let lp = Loop::builder().pool_size(2).build().unwrap();
     let via_callback: Rc<RefCell<Option<Result<(), JoinError>>>> = Rc::default();
     let v = via_callback.clone();
+    let watch = via_callback.clone();
     lp.block_on(async move {
         let err = spawn_blocking(|| -> u32 { panic!("job boom") })
             .await
@@ -239,6 +240,15 @@ fn a_panicking_job_gives_a_panic_error_and_the_pool_keeps_working() {
         for (i, j) in after.into_iter().enumerate() {
             assert_eq!(j.await.unwrap(), i * 2);
         }
+        // The callback-form job may finish last: its `done` runs in a later
+        // poll phase than the futures above.
+        let ran = waiter_rt::timeout(Duration::from_secs(10), async {
+            while watch.borrow().is_none() {
+                waiter_rt::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await;
+        assert!(ran.is_ok(), "done never ran");
     });
     let err = via_callback
         .borrow_mut()
