@@ -50,6 +50,8 @@ pub(crate) fn lab(a: LabArgs) -> ExitCode {
     if a.timer {
         o.wait = Wait::Timer;
     }
+    // The live progress line redraws itself: only for a terminal.
+    o.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     if let Some(n) = a.pool {
         o.pool_workers = n;
     }
