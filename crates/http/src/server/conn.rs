@@ -129,6 +129,8 @@ pub(crate) struct ConnShared {
     served: Cell<u64>,
     /// Set once the connection is being closed.
     closed: Cell<bool>,
+    /// `keep-alive: timeout=N\r\n`, shared by the server's connections.
+    keep_alive_line: Rc<[u8]>,
 }
 
 impl ConnShared {
@@ -136,6 +138,7 @@ impl ConnShared {
         stream: TcpStream,
         remote: SocketAddr,
         config: Rc<ServerConfig>,
+        keep_alive_line: Rc<[u8]>,
     ) -> ConnShared {
         let now = waiter_rt::time::now();
         ConnShared {
@@ -158,6 +161,7 @@ impl ConnShared {
             epoch: Cell::new(0),
             served: Cell::new(0),
             closed: Cell::new(false),
+            keep_alive_line,
         }
     }
 
@@ -519,13 +523,14 @@ async fn write_response(
     } = response;
     if close {
         headers.insert("connection", "close");
-    } else if keep_alive && !headers.contains("keep-alive") {
-        let secs = shared.config.keep_alive_timeout.as_secs();
-        headers.append("keep-alive", format!("timeout={secs}"));
     }
-    if !headers.contains("date") {
-        crate::date::with_date(|d| headers.append("date", d));
-    }
+    // Our own fields go in as pre-built lines: no allocation per response.
+    let keep_alive_line: &[u8] = if !close && keep_alive && !headers.contains("keep-alive") {
+        &shared.keep_alive_line
+    } else {
+        b""
+    };
+    let own_date = !headers.contains("date");
     let len = body.len();
     let mut head = ResponseHead::new(status);
     head.headers = headers;
@@ -535,7 +540,18 @@ async fn write_response(
         if io.wbuf.capacity() == 0 {
             io.wbuf = buf::take_out();
         }
-        if let Err(e) = io.conn.write_head(head, len, &mut io.wbuf) {
+        let written = crate::date::with_date_line(|date| {
+            EXTRA.with(|extra| {
+                let mut extra = extra.borrow_mut();
+                extra.clear();
+                if own_date {
+                    extra.extend_from_slice(date);
+                }
+                extra.extend_from_slice(keep_alive_line);
+                io.conn.write_head_with(head, len, &extra, &mut io.wbuf)
+            })
+        });
+        if let Err(e) = written {
             tracing::error!(error = %e, "invalid response from handler; answering 500");
             let mut h = ResponseHead::new(StatusCode::INTERNAL_SERVER_ERROR);
             h.headers.insert("connection", "close");
@@ -554,6 +570,11 @@ async fn write_response(
     io.conn
         .finish_response(&mut io.wbuf)
         .map_err(io::Error::other)
+}
+
+thread_local! {
+    /// Scratch space for the field lines the server adds to a response.
+    static EXTRA: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Bytes read from a file per pool job while streaming it.

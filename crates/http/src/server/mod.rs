@@ -220,6 +220,10 @@ impl ServerBuilder {
     /// Serves `handler` on an already bound listener.
     pub fn serve(self, listener: TcpListener, handler: impl Handler) -> io::Result<ServerHandle> {
         let local_addr = listener.local_addr()?;
+        let keep_alive_line = format!(
+            "keep-alive: timeout={}\r\n",
+            self.config.keep_alive_timeout.as_secs()
+        );
         let inner = Rc::new(ServerInner {
             config: Rc::new(self.config),
             local_addr,
@@ -230,6 +234,7 @@ impl ServerBuilder {
             accept_task: RefCell::new(None),
             sweep: RefCell::new(None),
             requests: Cell::new(0),
+            keep_alive_line: keep_alive_line.into_bytes().into(),
         });
         tracing::debug!(%local_addr, "HTTP server listening with:\n{}", inner.config);
         let handler: Rc<dyn Handler> = Rc::new(handler);
@@ -276,6 +281,8 @@ pub(crate) struct ServerInner {
     sweep: RefCell<Option<waiter_rt::Timer>>,
     /// Requests served.
     pub(crate) requests: Cell<u64>,
+    /// The `keep-alive` field line every keep-alive response carries.
+    keep_alive_line: Rc<[u8]>,
 }
 
 impl ServerInner {
@@ -337,7 +344,12 @@ async fn accept_loop(server: Rc<ServerInner>, listener: TcpListener, handler: Rc
             }
         };
         let _ = stream.set_nodelay(true);
-        let shared = Rc::new(ConnShared::new(stream, remote, server.config.clone()));
+        let shared = Rc::new(ConnShared::new(
+            stream,
+            remote,
+            server.config.clone(),
+            server.keep_alive_line.clone(),
+        ));
         let key = server.conns.borrow_mut().insert(ConnEntry {
             shared: shared.clone(),
             task: None,

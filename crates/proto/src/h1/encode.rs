@@ -12,20 +12,63 @@ use crate::h1::syntax::{is_field_byte, is_tchar};
 
 /// Appends `head` (status line, fields, empty line) to `out`.
 pub fn write_response_head(head: &ResponseHead, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    write_response_head_with(head, &[], out)
+}
+
+/// Like [`write_response_head`], with `extra` field lines written after
+/// the head's own fields. Each element of `extra` must be complete field
+/// lines (`name: value\r\n`) that the caller built itself, such as a
+/// cached `Date` line; they are checked in debug builds only, so a server
+/// can add its own fields without allocating them into [`Headers`].
+pub fn write_response_head_with(
+    head: &ResponseHead,
+    extra: &[&[u8]],
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
     let reason = head.reason();
     if !reason.bytes().all(is_field_byte) {
         return Err(EncodeErrorKind::Reason.into());
     }
     check_fields(&head.headers)?;
+    debug_assert!(
+        extra.iter().all(|e| are_field_lines(e)),
+        "extra field lines must be `name: value\\r\\n`"
+    );
     out.extend_from_slice(head.version.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(head.status.as_u16().to_string().as_bytes());
+    // A status is always three digits (`StatusCode` keeps it in 100..=999).
+    let code = head.status.as_u16();
+    out.extend_from_slice(&[
+        b'0' + (code / 100) as u8,
+        b'0' + (code / 10 % 10) as u8,
+        b'0' + (code % 10) as u8,
+    ]);
     out.push(b' ');
     out.extend_from_slice(reason.as_bytes());
     out.extend_from_slice(b"\r\n");
     push_fields(&head.headers, out);
+    for e in extra {
+        out.extend_from_slice(e);
+    }
     out.extend_from_slice(b"\r\n");
     Ok(())
+}
+
+/// Whether `b` is a sequence of `name: value\r\n` lines.
+fn are_field_lines(b: &[u8]) -> bool {
+    b.is_empty()
+        || b.ends_with(b"\r\n")
+            && b[..b.len() - 2].split(|&c| c == b'\n').all(|line| {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                match line.iter().position(|&c| c == b':') {
+                    Some(i) => {
+                        i > 0
+                            && line[..i].iter().all(|&c| is_tchar(c))
+                            && line[i + 1..].iter().all(|&c| is_field_byte(c))
+                    }
+                    None => false,
+                }
+            })
 }
 
 /// Appends `head` (request line, fields, empty line) to `out`.

@@ -3,7 +3,7 @@
 use super::{Conn, Exchange, Reading, Writing};
 use crate::error::{EncodeError, EncodeErrorKind};
 use crate::h1::body::{Encoder, Frame};
-use crate::h1::encode::write_response_head;
+use crate::h1::encode::{write_response_head, write_response_head_with};
 use crate::h1::head::{Headers, ResponseHead, StatusCode, Version};
 use crate::h1::parse::content_length;
 
@@ -34,8 +34,22 @@ impl Conn {
     /// open; they are dropped for HTTP/1.0 clients.
     pub fn write_head(
         &mut self,
+        head: ResponseHead,
+        body_len: Option<u64>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        self.write_head_with(head, body_len, &[], out)
+    }
+
+    /// Like [`write_head`](Self::write_head), adding the caller's own
+    /// pre-built field lines (see
+    /// [`write_response_head_with`](crate::h1::encode::write_response_head_with)),
+    /// so a server can send `Date` and `Keep-Alive` without allocating.
+    pub fn write_head_with(
+        &mut self,
         mut head: ResponseHead,
         body_len: Option<u64>,
+        extra: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
         match self.writing {
@@ -61,11 +75,11 @@ impl Conn {
             && !plan.encoder.is_close_delimited()
             && !self.body_waits_for_continue()
             && !self.is_last_response();
-        apply_plan(&plan, &mut head.headers);
+        let framing = apply_plan(&plan, &mut head.headers);
         if !plan.upgraded {
             set_connection(&mut head.headers, keep_alive, ex.version);
         }
-        write_response_head(&head, out)?;
+        write_response_head_with(&head, &[framing.as_bytes(), extra], out)?;
         let front = self.queue.front_mut().expect("checked above");
         front.keep_alive = keep_alive || plan.upgraded;
         front.upgraded = plan.upgraded;
@@ -213,18 +227,57 @@ fn plan(ex: &Exchange, status: StatusCode, len: Option<u64>) -> Result<Plan, Enc
     Ok(plan)
 }
 
-fn apply_plan(plan: &Plan, headers: &mut Headers) {
+/// The framing field line a plan adds, built without allocating.
+struct FramingLine {
+    /// The line's bytes.
+    buf: [u8; 40],
+    /// How many of them are used.
+    len: usize,
+}
+
+impl FramingLine {
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    fn push(&mut self, b: &[u8]) {
+        self.buf[self.len..self.len + b.len()].copy_from_slice(b);
+        self.len += b.len();
+    }
+}
+
+/// Removes framing fields a plan forbids, and returns the field line it
+/// adds (`content-length` or `transfer-encoding`), if any.
+fn apply_plan(plan: &Plan, headers: &mut Headers) -> FramingLine {
+    let mut line = FramingLine {
+        buf: [0; 40],
+        len: 0,
+    };
     if plan.strip_length {
         headers.remove("content-length");
     } else if let Some(n) = plan.length {
         // A caller's Content-Length field was checked to agree; keep it as written.
         if !headers.contains("content-length") {
-            headers.append("content-length", n.to_string());
+            line.push(b"content-length: ");
+            let mut digits = [0u8; 20];
+            let mut i = digits.len();
+            let mut n = n;
+            loop {
+                i -= 1;
+                digits[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            line.push(&digits[i..]);
+            line.push(b"\r\n");
         }
     }
     if plan.chunked {
-        headers.append("transfer-encoding", "chunked");
+        line.push(b"transfer-encoding: chunked\r\n");
     }
+    line
 }
 
 fn set_connection(headers: &mut Headers, keep_alive: bool, version: Version) {
