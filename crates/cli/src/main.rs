@@ -58,7 +58,6 @@ fn demo(a: DemoArgs) -> ExitCode {
         host: a.host,
         data_dir: a.data,
         upstream: a.upstream,
-        event_loop: None,
     })
 }
 

@@ -8,14 +8,13 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::time::Instant;
 
 use rusqlite::OptionalExtension;
 use serde_json::{Map, Value};
 use waiter_http::Client;
 use waiter_rt::diag::DelayMonitor;
-use waiter_rt::Loop;
 use waiter_web::middleware::{Logger, RequestId};
 use waiter_web::{App, IntoResponse, Next, Request, Response, Router, WebError};
 
@@ -36,7 +35,6 @@ pub(crate) struct Ctx {
     /// The event-loop delay histogram.
     pub(crate) delay: DelayMonitor,
     /// The loop whose counters `/metrics` shows, if known.
-    pub(crate) event_loop: Option<Weak<Loop>>,
     /// The data directory.
     pub(crate) data_dir: PathBuf,
 }

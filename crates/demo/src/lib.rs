@@ -37,7 +37,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use waiter_http::{Client, Server, ServerHandle};
@@ -69,9 +69,6 @@ pub struct DemoOptions {
     /// The base URL of the pricing and inventory services `/aggregate`
     /// calls; `None` starts built-in ones on the same loop.
     pub upstream: Option<String>,
-    /// The loop whose counters `/metrics` shows (`loop` is `null` without
-    /// it). [`run`] fills it in.
-    pub event_loop: Option<Weak<Loop>>,
 }
 
 impl Default for DemoOptions {
@@ -81,7 +78,6 @@ impl Default for DemoOptions {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             data_dir: None,
             upstream: None,
-            event_loop: None,
         }
     }
 }
@@ -251,7 +247,6 @@ pub async fn serve(options: DemoOptions) -> io::Result<DemoHandle> {
         upstream: upstream.clone(),
         started: Instant::now(),
         delay: waiter_rt::monitor_event_loop_delay(ops::DELAY_RESOLUTION),
-        event_loop: options.event_loop.clone(),
         data_dir: data_dir.clone(),
     });
     let addr = SocketAddr::new(options.host, options.port);
@@ -272,15 +267,11 @@ pub async fn serve(options: DemoOptions) -> io::Result<DemoHandle> {
 /// banner on stdout and the reason on stderr if it cannot start.
 pub fn run(options: DemoOptions) -> ExitCode {
     let lp = match Loop::new() {
-        Ok(l) => Rc::new(l),
+        Ok(l) => l,
         Err(e) => {
             eprintln!("waiter: cannot create the event loop: {e}");
             return ExitCode::FAILURE;
         }
-    };
-    let options = DemoOptions {
-        event_loop: Some(Rc::downgrade(&lp)),
-        ..options
     };
     lp.block_on(serve_until_signal(options))
 }

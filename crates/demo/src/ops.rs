@@ -7,7 +7,7 @@
 
 use std::io;
 use std::path::Path;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -97,13 +97,11 @@ fn delay_json(d: &DelaySummary) -> Value {
     })
 }
 
-/// `GET /metrics`: the loop's counters (`null` if the loop is unknown)
-/// and the event-loop delay.
+/// `GET /metrics`: the loop's counters and the event-loop delay.
 pub(crate) async fn metrics(ctx: Rc<Ctx>, _req: Request) -> Response {
-    let lp = ctx.event_loop.as_ref().and_then(Weak::upgrade);
     json(&json!({
         "uptime_seconds": ctx.started.elapsed().as_secs_f64(),
-        "loop": lp.map(|l| loop_json(&l.metrics())),
+        "loop": loop_json(&waiter_rt::metrics()),
         "event_loop_delay": delay_json(&ctx.delay.summary()),
     }))
 }

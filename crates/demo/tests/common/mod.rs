@@ -44,7 +44,6 @@ impl Harness {
         DemoOptions {
             port: 0,
             data_dir: Some(self.dir.clone()),
-            event_loop: Some(Rc::downgrade(&self.lp)),
             ..DemoOptions::default()
         }
     }
