@@ -379,7 +379,7 @@ impl Inner {
     /// poll happened.
     pub(crate) fn run_task(&self, token: u64) -> bool {
         let (key, gen) = unpack(token);
-        let (mut fut, waker, header, label) = {
+        let (mut fut, waker, label) = {
             let mut slab = self.tasks.slab.borrow_mut();
             let Some(slot) = slab.get_mut(key) else {
                 return false;
@@ -390,15 +390,11 @@ impl Inner {
             let Some(fut) = slot.future.take() else {
                 return false;
             };
-            (
-                fut,
-                slot.waker.clone(),
-                slot.header.clone(),
-                slot.label.take(),
-            )
+            // Unscheduled before the poll, so a wake during it queues again.
+            slot.header.unschedule();
+            (fut, slot.waker.clone(), slot.label.take())
         };
         let outer_label = self.diag.label.replace(label);
-        header.unschedule();
         self.current_task.set(Some(token));
         let start = Instant::now();
         let mut cx = Context::from_waker(&waker);

@@ -121,7 +121,7 @@ pub fn set_interval(every: Duration, f: impl FnMut() + 'static) -> Timer {
 /// The current loop's cached time (read once per iteration): cheap enough to
 /// call per request, and what callback timers are measured from.
 pub fn now() -> Instant {
-    Inner::current().now()
+    Inner::with_current(|inner| inner.now())
 }
 
 /// Cancels a timer; the same as [`Timer::clear`].
@@ -153,7 +153,7 @@ impl fmt::Debug for Sleep {
 /// Completes after `d`.
 pub fn sleep(d: Duration) -> Sleep {
     let inner = Inner::current();
-    let deadline = inner.clock_now() + d;
+    let deadline = inner.read_clock() + d;
     Sleep {
         deadline,
         id: None,
@@ -314,12 +314,5 @@ impl<F: Future> Future for Timeout<F> {
             Poll::Ready(()) => Poll::Ready(Err(Elapsed)),
             Poll::Pending => Poll::Pending,
         }
-    }
-}
-
-impl Inner {
-    /// A fresh clock reading (the cached `now` may be behind).
-    pub(crate) fn clock_now(&self) -> Instant {
-        self.read_clock()
     }
 }

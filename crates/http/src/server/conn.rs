@@ -339,10 +339,14 @@ impl ConnShared {
             self.io.borrow_mut().wbuf = out;
             return Ok(());
         }
-        let prev = self.phase.get();
-        self.set_phase(Phase::Writing);
-        let r = self.stream.write_all(&out).await;
-        self.set_phase(prev);
+        // Usually the socket takes it all at once; only a write that has to
+        // wait enters the Writing phase (and its timeout).
+        let r = match self.stream.try_write(&out) {
+            Ok(n) if n == out.len() => Ok(()),
+            Ok(n) => self.write_waiting(&out[n..]).await,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.write_waiting(&out).await,
+            Err(e) => Err(e),
+        };
         let mut out = out;
         out.clear();
         let mut io = self.io.borrow_mut();
@@ -351,6 +355,16 @@ impl ConnShared {
         if io.wbuf.is_empty() && out.capacity() <= buf::OUT {
             io.wbuf = out;
         }
+        r
+    }
+
+    /// Writes `rest` in the Writing phase, so a client that stops reading
+    /// is cut off by the write timeout.
+    async fn write_waiting(&self, rest: &[u8]) -> io::Result<()> {
+        let prev = self.phase.get();
+        self.set_phase(Phase::Writing);
+        let r = self.stream.write_all(rest).await;
+        self.set_phase(prev);
         r
     }
 

@@ -178,6 +178,20 @@ impl Inner {
         Self::try_current().expect("no waiter loop is entered on this thread")
     }
 
+    /// Runs `f` on the loop entered on this thread without cloning the
+    /// handle (for hot paths such as reading the cached time).
+    ///
+    /// # Panics
+    /// If no loop is entered.
+    #[track_caller]
+    pub(crate) fn with_current<R>(f: impl FnOnce(&Inner) -> R) -> R {
+        CURRENT.with(|c| {
+            f(c.borrow()
+                .as_deref()
+                .expect("no waiter loop is entered on this thread"))
+        })
+    }
+
     /// The loop entered on this thread, if any.
     pub(crate) fn try_current() -> Option<Rc<Inner>> {
         CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
