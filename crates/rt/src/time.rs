@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 use crate::event_loop::{Inner, TimerAction, TimerEntry};
 use crate::timers::TimerId;
 
+/// Where a deadline that overflows `Instant` is put instead.
+const FAR: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 /// The shortest callback-timer delay, as in Node.
 pub const MIN_TIMER_DELAY: Duration = Duration::from_millis(1);
 
@@ -89,10 +92,11 @@ fn dec(inner: &Inner) {
     inner.refed_timers.set(inner.refed_timers.get() - 1);
 }
 
-fn insert(inner: &Rc<Inner>, deadline: Instant, action: TimerAction) -> TimerId {
+fn insert(inner: &Rc<Inner>, start: Instant, after: Duration, action: TimerAction) -> TimerId {
     inner.refed_timers.set(inner.refed_timers.get() + 1);
     inner.timers.borrow_mut().insert(
-        deadline,
+        start,
+        after,
         TimerEntry {
             action,
             refed: true,
@@ -103,8 +107,13 @@ fn insert(inner: &Rc<Inner>, deadline: Instant, action: TimerAction) -> TimerId 
 /// Runs `f` once, `delay` after the loop's current time.
 pub fn set_timeout(delay: Duration, f: impl FnOnce() + 'static) -> Timer {
     let inner = Inner::current();
-    let at = inner.now() + delay.max(MIN_TIMER_DELAY);
-    let id = insert(&inner, at, TimerAction::Once(Some(Box::new(f))));
+    let start = inner.now();
+    let id = insert(
+        &inner,
+        start,
+        delay.max(MIN_TIMER_DELAY),
+        TimerAction::Once(Some(Box::new(f))),
+    );
     Timer { id, inner }
 }
 
@@ -113,8 +122,13 @@ pub fn set_timeout(delay: Duration, f: impl FnOnce() + 'static) -> Timer {
 pub fn set_interval(every: Duration, f: impl FnMut() + 'static) -> Timer {
     let inner = Inner::current();
     let every = every.max(MIN_TIMER_DELAY);
-    let at = inner.now() + every;
-    let id = insert(&inner, at, TimerAction::Repeat(Some(Box::new(f)), every));
+    let start = inner.now();
+    let id = insert(
+        &inner,
+        start,
+        every,
+        TimerAction::Repeat(Some(Box::new(f)), every),
+    );
     Timer { id, inner }
 }
 
@@ -133,6 +147,9 @@ pub fn clear_timeout(t: &Timer) {
 pub struct Sleep {
     /// When it completes.
     deadline: Instant,
+    /// The sleep's length from its start (`deadline - after`): the key of
+    /// the timer list it joins, so sleeps of one length share a list.
+    after: Duration,
     /// The timer, once polled.
     id: Option<TimerId>,
     /// Whether the deadline has passed.
@@ -153,9 +170,10 @@ impl fmt::Debug for Sleep {
 /// Completes after `d`.
 pub fn sleep(d: Duration) -> Sleep {
     let inner = Inner::current();
-    let deadline = inner.read_clock() + d;
+    let start = inner.read_clock();
     Sleep {
-        deadline,
+        deadline: start.checked_add(d).unwrap_or(start + FAR),
+        after: d,
         id: None,
         fired: false,
         inner,
@@ -164,11 +182,13 @@ pub fn sleep(d: Duration) -> Sleep {
 
 /// Completes at `deadline`.
 pub fn sleep_until(deadline: Instant) -> Sleep {
+    let inner = Inner::current();
     Sleep {
         deadline,
+        after: deadline.saturating_duration_since(inner.now()),
         id: None,
         fired: false,
-        inner: Inner::current(),
+        inner,
     }
 }
 
@@ -186,6 +206,7 @@ impl Sleep {
     /// Moves the deadline (earlier or later), as if newly created.
     pub fn reset(&mut self, deadline: Instant) {
         self.cancel();
+        self.after = deadline.saturating_duration_since(self.inner.now());
         self.deadline = deadline;
         self.fired = false;
     }
@@ -215,7 +236,11 @@ impl Future for Sleep {
                     return Poll::Ready(());
                 }
                 let action = TimerAction::Wake(Some(cx.waker().clone()));
-                this.id = Some(insert(&this.inner, this.deadline, action));
+                let (start, after) = match this.deadline.checked_sub(this.after) {
+                    Some(start) => (start, this.after),
+                    None => (this.deadline, Duration::ZERO),
+                };
+                this.id = Some(insert(&this.inner, start, after, action));
                 Poll::Pending
             }
             Some(id) => {

@@ -1,136 +1,188 @@
-//! The timer heap: deadlines ordered by `(deadline, seq)`.
+//! The timer queue: one list per duration, and a heap of the lists' heads.
 //!
 //! This is a pure data structure. It never reads the clock: every operation
-//! that depends on time takes `now` from the caller, which is how the loop's
+//! that depends on time takes it from the caller, which is how the loop's
 //! cached time (and a test's injected clock) reaches it.
 //!
-//! Ordering: timers with equal deadlines fire in insertion order, because ties
-//! are broken by a sequence number that grows with every insertion (libuv's
-//! `start_id`).
+//! The layout is Node's (`lib/internal/timers.js`): timers are kept in one
+//! doubly linked list per duration. Timers of one duration are created in
+//! time order, so each list is already sorted by deadline and appending is
+//! O(1); only the lists' heads sit in a binary heap. A server's timers come
+//! in a handful of durations (a request timeout, a retry delay), so the heap
+//! stays small and cache-resident however many timers are live, and firing
+//! one costs O(log L) for L distinct durations instead of O(log n). Deadlines
+//! that do not fit a list's order (a start time older than the list's tail,
+//! as when the loop's cached time and a fresh clock reading mix) are placed
+//! by walking back from the tail, which is one or two steps in practice.
 //!
-//! Insertion is O(1) and lazy: a new entry waits in an unsorted batch that is
-//! merged into the heap (in O(n) when the batch is large) only when the heap
-//! is next consulted, that is, at the next timers phase or poll timeout. A
-//! timer created and cancelled in between (a request timeout that the
-//! response beat) never touches the heap at all.
+//! Ordering: timers with equal deadlines fire in insertion order, because
+//! ties are broken by a sequence number that grows with every insertion
+//! (libuv's `start_id`), within a list and across lists.
 //!
-//! Cancellation is O(1) and lazy: the slot is freed at once and its entry is
-//! left behind as *stale* (its `seq` no longer matches the slot). Stale
-//! entries are dropped when their batch is merged or when they reach the top
-//! of the heap, and the heap is rebuilt when they outnumber the live ones, so
-//! a workload that re-arms the same timeout on every request (keep-alive
-//! timers) cannot grow the heap without bound. Every operation is O(log n)
-//! amortized.
+//! Cancellation is O(1): the timer is unlinked and its slot freed at once,
+//! and the heap is not touched. Each list has one live heap entry, a lower
+//! bound of its head's `(deadline, seq)`: a list's head only ever moves later
+//! when timers fire or are cancelled, so the entry stays a lower bound and is
+//! brought up to date only when it reaches the top of the heap. An entry is
+//! pushed when a list is created or gets a head earlier than its entry;
+//! entries left behind (the list emptied, or a newer entry replaced them) are
+//! garbage, dropped when they reach the top, and the heap is rebuilt from the
+//! lists when garbage outnumbers the live entries, so its size stays within a
+//! small multiple of the number of lists.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::time::Instant;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-/// Rebuild the heap once this many stale entries exist *and* they outnumber the
-/// live timers. The floor keeps small heaps from being rebuilt over and over.
+/// Rebuild the heap once it holds this many stale entries and more stale
+/// than live ones.
 const COMPACT_MIN_STALE: usize = 1024;
 
-/// Identifies one scheduled timer. Stays valid across interval re-arms.
+/// How far in the future a timer whose deadline overflows `Instant` goes.
+const FAR: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// No slot, in a link field.
+const NIL: u32 = u32::MAX;
+
+/// Names a timer; stays valid until the timer is removed, never aliases a
+/// later timer in the same slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TimerId {
-    /// Index of the slot in the slab.
     slot: u32,
-    /// Generation of the slot, so a stale id never touches a reused slot.
     gen: u32,
 }
 
-/// A heap entry. Ordered by deadline, then by insertion sequence.
+/// A heap entry: the head of list `list` when it was pushed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Entry {
-    /// When the timer is due.
     deadline: Instant,
-    /// Insertion sequence: breaks ties FIFO and detects stale entries.
     seq: u64,
-    /// Slot index in the slab.
-    slot: u32,
+    list: u32,
 }
 
 #[derive(Debug)]
 struct Slot<T> {
-    /// Generation handed out in the slot's [`TimerId`].
     gen: u32,
-    /// Sequence of the heap entry that currently schedules this slot, if any.
-    seq: Option<u64>,
-    /// When the slot is scheduled to fire (meaningful while `seq` is set).
+    /// The list holding the timer, or `NIL` when it is not armed (fired and
+    /// kept for re-arming, like an interval).
+    list: u32,
+    prev: u32,
+    next: u32,
+    seq: u64,
     deadline: Instant,
-    /// The caller's payload.
     payload: T,
 }
 
-/// A min-heap of timers with O(1) cancellation. See the module docs.
+/// The timers of one duration, in deadline order.
 #[derive(Debug)]
-pub struct TimerHeap<T> {
-    /// Scheduled entries; may contain stale entries for cancelled timers.
-    heap: BinaryHeap<Reverse<Entry>>,
-    /// Entries scheduled since the heap was last consulted, not yet in it.
-    batch: Vec<Reverse<Entry>>,
-    /// The live timers.
-    slots: Slab<Slot<T>>,
-    /// Next insertion sequence number.
-    next_seq: u64,
-    /// Next generation handed to a new slot.
-    next_gen: u32,
-    /// Heap entries whose slot was cancelled or re-armed.
-    stale: usize,
+struct List {
+    /// The duration, in nanoseconds: the list's key.
+    nanos: u64,
+    head: u32,
+    tail: u32,
+    /// `(deadline, seq)` of the list's one live heap entry: a lower bound
+    /// of its head, exact once refreshed.
+    entry: (Instant, u64),
 }
 
-impl<T> Default for TimerHeap<T> {
+/// Timers ordered by `(deadline, insertion)`, each carrying a `T`.
+#[derive(Debug)]
+pub struct TimerQueue<T> {
+    slots: Slab<Slot<T>>,
+    lists: Slab<List>,
+    by_duration: HashMap<u64, u32, BuildHasherDefault<NanosHasher>>,
+    heap: BinaryHeap<Reverse<Entry>>,
+    /// Heap entries that no longer name a list's head.
+    stale: usize,
+    next_seq: u64,
+    next_gen: u32,
+}
+
+impl<T> Default for TimerQueue<T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T> TimerHeap<T> {
-    /// An empty heap.
-    pub fn new() -> Self {
-        TimerHeap {
-            heap: BinaryHeap::new(),
-            batch: Vec::new(),
-            slots: Slab::new(),
-            next_seq: 0,
-            next_gen: 0,
-            stale: 0,
+/// Hashes a list's key (a duration in nanoseconds) with one multiply: the
+/// keys are durations the program chose, so the default SipHash's DoS
+/// resistance buys nothing here.
+#[derive(Default)]
+struct NanosHasher(u64);
+
+impl Hasher for NanosHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         }
     }
 
-    /// Number of live timers (scheduled or fired-but-kept).
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing; the high bits are the well-mixed ones, and
+        // hashbrown uses both the high and the low bits, so fold them.
+        let h = (n ^ (n >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = h ^ (h >> 32);
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl<T> TimerQueue<T> {
+    /// An empty queue.
+    pub fn new() -> Self {
+        TimerQueue {
+            slots: Slab::new(),
+            lists: Slab::new(),
+            by_duration: HashMap::default(),
+            heap: BinaryHeap::new(),
+            stale: 0,
+            next_seq: 0,
+            next_gen: 0,
+        }
+    }
+
+    /// Number of timers, armed or kept for re-arming.
     pub fn len(&self) -> usize {
         self.slots.len()
     }
 
-    /// Whether no timer is live.
+    /// Whether there are no timers.
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }
 
-    /// Schedules `payload` at `deadline`.
-    pub fn insert(&mut self, deadline: Instant, payload: T) -> TimerId {
+    /// Adds a timer due at `start + after`.
+    pub fn insert(&mut self, start: Instant, after: Duration, payload: T) -> TimerId {
         let gen = self.next_gen;
         self.next_gen = self.next_gen.wrapping_add(1);
         let slot = self.slots.insert(Slot {
             gen,
-            seq: None,
-            deadline,
+            list: NIL,
+            prev: NIL,
+            next: NIL,
+            seq: 0,
+            deadline: start,
             payload,
         }) as u32;
-        let id = TimerId { slot, gen };
-        self.push_entry(slot, deadline);
-        id
+        self.link(slot, start, after);
+        TimerId { slot, gen }
     }
 
-    /// Whether `id` still names a live timer.
+    /// Whether `id` names a timer (armed or not).
     pub fn contains(&self, id: TimerId) -> bool {
         self.slot(id).is_some()
     }
 
-    /// The payload of a live timer.
+    /// The timer's payload.
     pub fn get_mut(&mut self, id: TimerId) -> Option<&mut T> {
         match self.slots.get_mut(id.slot as usize) {
             Some(s) if s.gen == id.gen => Some(&mut s.payload),
@@ -138,62 +190,50 @@ impl<T> TimerHeap<T> {
         }
     }
 
-    /// The deadline of a scheduled timer.
+    /// When the timer is due, if it is armed.
     pub fn deadline(&self, id: TimerId) -> Option<Instant> {
-        self.slot(id)
-            .filter(|s| s.seq.is_some())
-            .map(|s| s.deadline)
+        self.slot(id).filter(|s| s.list != NIL).map(|s| s.deadline)
     }
 
-    /// Removes a timer, scheduled or not, and returns its payload.
+    /// Removes the timer and returns its payload.
     pub fn remove(&mut self, id: TimerId) -> Option<T> {
-        let slot = self.slot(id)?;
-        if slot.seq.is_some() {
-            self.stale += 1;
-        }
+        self.slot(id)?;
+        self.unlink(id.slot);
         let payload = self.slots.remove(id.slot as usize).payload;
-        self.maybe_compact();
         Some(payload)
     }
 
-    /// Re-arms a live timer at a new deadline (its id stays the same).
-    /// Returns `false` if the timer is gone.
-    pub fn reschedule(&mut self, id: TimerId, deadline: Instant) -> bool {
-        let Some(slot) = self.slot(id) else {
+    /// Re-arms the timer at `start + after`, as if newly inserted (it goes
+    /// after timers already due at the same instant). Returns false if `id`
+    /// names no timer.
+    pub fn reschedule(&mut self, id: TimerId, start: Instant, after: Duration) -> bool {
+        if self.slot(id).is_none() {
             return false;
-        };
-        if slot.seq.is_some() {
-            self.stale += 1;
         }
-        self.push_entry(id.slot, deadline);
-        self.maybe_compact();
+        self.unlink(id.slot);
+        self.link(id.slot, start, after);
         true
     }
 
-    /// The earliest deadline among scheduled timers.
+    /// The earliest deadline.
     pub fn next_deadline(&mut self) -> Option<Instant> {
-        self.merge_batch();
-        self.skip_stale();
+        self.settle_top();
         self.heap.peek().map(|Reverse(e)| e.deadline)
     }
 
-    /// Unschedules and returns the earliest timer due at `now`, if any.
-    ///
-    /// The slot stays live (so an interval can be re-armed with
-    /// [`reschedule`](Self::reschedule)); the caller removes it when done.
+    /// Disarms and returns the earliest timer due at `now`, keeping its
+    /// payload until it is removed or re-armed.
     pub fn pop_due(&mut self, now: Instant) -> Option<TimerId> {
-        self.merge_batch();
-        self.skip_stale();
+        self.settle_top();
         let Reverse(top) = *self.heap.peek()?;
         if top.deadline > now {
             return None;
         }
-        self.heap.pop();
-        let slot = &mut self.slots[top.slot as usize];
-        slot.seq = None;
+        let slot = self.lists[top.list as usize].head;
+        self.unlink(slot);
         Some(TimerId {
-            slot: top.slot,
-            gen: slot.gen,
+            slot,
+            gen: self.slots[slot as usize].gen,
         })
     }
 
@@ -201,67 +241,155 @@ impl<T> TimerHeap<T> {
         self.slots.get(id.slot as usize).filter(|s| s.gen == id.gen)
     }
 
-    fn push_entry(&mut self, slot: u32, deadline: Instant) {
+    /// Arms an unarmed slot at `start + after`.
+    fn link(&mut self, slot: u32, start: Instant, after: Duration) {
+        let key = nanos(after);
+        let deadline = start.checked_add(after).unwrap_or(start + FAR);
         let seq = self.next_seq;
         self.next_seq += 1;
+        let list = match self.by_duration.get(&key) {
+            Some(&l) => l,
+            None => {
+                let l = self.lists.insert(List {
+                    nanos: key,
+                    head: NIL,
+                    tail: NIL,
+                    entry: (deadline, seq),
+                }) as u32;
+                self.by_duration.insert(key, l);
+                self.heap.push(Reverse(Entry {
+                    deadline,
+                    seq,
+                    list: l,
+                }));
+                l
+            }
+        };
+        // The node to insert after: the last one due no later than us.
+        let head = self.lists[list as usize].head;
+        let mut prev = self.lists[list as usize].tail;
+        while prev != NIL && self.slots[prev as usize].deadline > deadline {
+            prev = if prev == head {
+                NIL
+            } else {
+                self.slots[prev as usize].prev
+            };
+        }
+        let next = if prev == NIL {
+            head
+        } else {
+            self.slots[prev as usize].next
+        };
         let s = &mut self.slots[slot as usize];
-        s.seq = Some(seq);
+        s.list = list;
+        s.seq = seq;
         s.deadline = deadline;
-        self.batch.push(Reverse(Entry {
-            deadline,
-            seq,
-            slot,
-        }));
-    }
-
-    /// Moves the live entries of the batch into the heap.
-    fn merge_batch(&mut self) {
-        if self.batch.is_empty() {
+        s.prev = prev;
+        s.next = next;
+        if next == NIL {
+            self.lists[list as usize].tail = slot;
+        } else {
+            self.slots[next as usize].prev = slot;
+        }
+        if prev != NIL {
+            self.slots[prev as usize].next = slot;
             return;
         }
-        let mut batch = std::mem::take(&mut self.batch);
-        let before = batch.len();
-        batch.retain(|e| !self.is_stale(&e.0));
-        self.stale -= before - batch.len();
-        // `extend` rebuilds the heap in O(n) when the batch is large.
-        self.heap.extend(batch.drain(..));
-        self.batch = batch;
-    }
-
-    fn is_stale(&self, e: &Entry) -> bool {
-        match self.slots.get(e.slot as usize) {
-            Some(s) => s.seq != Some(e.seq),
-            None => true,
+        let l = &mut self.lists[list as usize];
+        l.head = slot;
+        // A head earlier than the list's heap entry needs an entry of its
+        // own; the old one becomes garbage.
+        if (deadline, seq) < l.entry {
+            l.entry = (deadline, seq);
+            self.heap.push(Reverse(Entry {
+                deadline,
+                seq,
+                list,
+            }));
+            self.stale += 1;
+            self.maybe_compact();
         }
     }
 
-    fn skip_stale(&mut self) {
-        while let Some(Reverse(top)) = self.heap.peek() {
-            if !self.is_stale(top) {
-                break;
+    /// Takes an armed slot out of its list; does nothing if it is unarmed.
+    /// The list's heap entry stays: it is still a lower bound.
+    ///
+    /// A head's `prev` link is never read, so removing the head (every
+    /// firing) touches only the head and its list, not the next node.
+    fn unlink(&mut self, slot: u32) {
+        let (list, prev, next) = {
+            let s = &mut self.slots[slot as usize];
+            if s.list == NIL {
+                return;
             }
-            self.heap.pop();
-            self.stale -= 1;
+            let r = (s.list, s.prev, s.next);
+            s.list = NIL;
+            r
+        };
+        if self.lists[list as usize].head != slot {
+            self.slots[prev as usize].next = next;
+            if next == NIL {
+                self.lists[list as usize].tail = prev;
+            } else {
+                self.slots[next as usize].prev = prev;
+            }
+            return;
+        }
+        self.lists[list as usize].head = next;
+        if next == NIL {
+            // The list is gone; its heap entry is garbage.
+            let l = self.lists.remove(list as usize);
+            self.by_duration.remove(&l.nanos);
+            self.stale += 1;
+            self.maybe_compact();
+        }
+    }
+
+    /// Brings the heap's top to a list's true head: drops garbage entries
+    /// and replaces a lower-bound entry whose head has moved on.
+    fn settle_top(&mut self) {
+        while let Some(&Reverse(top)) = self.heap.peek() {
+            let Some(l) = self.lists.get_mut(top.list as usize) else {
+                self.heap.pop();
+                self.stale -= 1;
+                continue;
+            };
+            if l.entry.1 != top.seq {
+                self.heap.pop();
+                self.stale -= 1;
+                continue;
+            }
+            let head = &self.slots[l.head as usize];
+            if head.seq == top.seq {
+                return;
+            }
+            l.entry = (head.deadline, head.seq);
+            let entry = Entry {
+                deadline: head.deadline,
+                seq: head.seq,
+                list: top.list,
+            };
+            if let Some(mut t) = self.heap.peek_mut() {
+                *t = Reverse(entry);
+            }
         }
     }
 
     fn maybe_compact(&mut self) {
-        let entries = self.heap.len() + self.batch.len();
-        if self.stale < COMPACT_MIN_STALE || self.stale <= entries / 2 {
-            return;
-        }
-        // Drop the batch's stale entries first: cheap, and it stays a batch.
-        let mut batch = std::mem::take(&mut self.batch);
-        let before = batch.len();
-        batch.retain(|e| !self.is_stale(&e.0));
-        self.stale -= before - batch.len();
-        self.batch = batch;
         if self.stale < COMPACT_MIN_STALE || self.stale <= self.heap.len() / 2 {
             return;
         }
-        let heap = std::mem::take(&mut self.heap).into_vec();
-        let live: Vec<_> = heap.into_iter().filter(|e| !self.is_stale(&e.0)).collect();
-        self.heap = BinaryHeap::from(live);
+        let mut entries = Vec::with_capacity(self.lists.len());
+        for (key, list) in self.lists.iter_mut() {
+            let head = &self.slots[list.head as usize];
+            list.entry = (head.deadline, head.seq);
+            entries.push(Reverse(Entry {
+                deadline: head.deadline,
+                seq: head.seq,
+                list: key as u32,
+            }));
+        }
+        self.heap = BinaryHeap::from(entries);
         self.stale = 0;
     }
 }
@@ -269,94 +397,120 @@ impl<T> TimerHeap<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
-    #[test]
-    fn timers_cancelled_before_the_heap_is_consulted_never_enter_it() {
-        let t0 = Instant::now();
-        let mut h = TimerHeap::new();
-        let ids: Vec<_> = (0..10_000).map(|i| h.insert(ms(t0, i), i)).collect();
-        for id in ids {
-            h.remove(id);
-        }
-        let keep = h.insert(ms(t0, 7), u64::MAX);
-        assert_eq!(h.next_deadline(), Some(ms(t0, 7)));
-        assert_eq!(h.heap.len(), 1);
-        assert_eq!(h.stale, 0);
-        assert_eq!(h.pop_due(ms(t0, 100)), Some(keep));
-    }
-
-    fn ms(base: Instant, n: u64) -> Instant {
-        base + Duration::from_millis(n)
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
     }
 
     #[test]
-    fn equal_deadlines_fire_in_insertion_order() {
+    fn equal_deadlines_fire_in_insertion_order_across_lists() {
         let t0 = Instant::now();
-        let mut h = TimerHeap::new();
-        for i in 0..100 {
-            h.insert(ms(t0, 5), i);
+        let mut q = TimerQueue::new();
+        // The same deadline reached through different durations.
+        for i in 0..100u64 {
+            q.insert(t0 + ms(i % 5), ms(5 - i % 5), i as i64);
         }
-        h.insert(ms(t0, 1), -1);
+        q.insert(t0, ms(1), -1);
         let mut out = vec![];
-        while let Some(id) = h.pop_due(ms(t0, 5)) {
-            out.push(h.remove(id).unwrap());
+        while let Some(id) = q.pop_due(t0 + ms(5)) {
+            out.push(q.remove(id).unwrap());
         }
         let mut want = vec![-1];
         want.extend(0..100);
         assert_eq!(out, want);
+        assert!(q.is_empty());
+        assert!(q.lists.is_empty() && q.by_duration.is_empty());
     }
 
     #[test]
     fn nothing_due_before_deadline() {
         let t0 = Instant::now();
-        let mut h = TimerHeap::new();
-        h.insert(ms(t0, 10), ());
-        assert_eq!(h.pop_due(ms(t0, 9)), None);
-        assert_eq!(h.next_deadline(), Some(ms(t0, 10)));
-        assert!(h.pop_due(ms(t0, 10)).is_some());
+        let mut q = TimerQueue::new();
+        q.insert(t0, ms(10), ());
+        assert_eq!(q.pop_due(t0 + ms(9)), None);
+        assert_eq!(q.next_deadline(), Some(t0 + ms(10)));
+        assert!(q.pop_due(t0 + ms(10)).is_some());
     }
 
     #[test]
-    fn cancel_is_lazy_and_ids_do_not_alias() {
+    fn a_start_older_than_the_tail_is_placed_in_order() {
         let t0 = Instant::now();
-        let mut h = TimerHeap::new();
-        let a = h.insert(ms(t0, 1), "a");
-        assert_eq!(h.remove(a), Some("a"));
-        let b = h.insert(ms(t0, 2), "b");
+        let mut q = TimerQueue::new();
+        let late = q.insert(t0 + ms(3), ms(10), "late");
+        let early = q.insert(t0, ms(10), "early");
+        let mid = q.insert(t0 + ms(1), ms(10), "mid");
+        assert_eq!(q.next_deadline(), Some(t0 + ms(10)));
+        assert_eq!(q.pop_due(t0 + ms(20)), Some(early));
+        assert_eq!(q.pop_due(t0 + ms(20)), Some(mid));
+        assert_eq!(q.pop_due(t0 + ms(20)), Some(late));
+    }
+
+    #[test]
+    fn cancel_is_immediate_and_ids_do_not_alias() {
+        let t0 = Instant::now();
+        let mut q = TimerQueue::new();
+        let a = q.insert(t0, ms(1), "a");
+        assert_eq!(q.remove(a), Some("a"));
+        let b = q.insert(t0, ms(2), "b");
         // `b` reuses a's slot; a's id must not reach it.
-        assert_eq!(h.remove(a), None);
-        assert!(!h.contains(a));
-        assert_eq!(h.next_deadline(), Some(ms(t0, 2)));
-        assert_eq!(h.pop_due(ms(t0, 5)), Some(b));
+        assert_eq!(q.remove(a), None);
+        assert!(!q.contains(a));
+        assert_eq!(q.next_deadline(), Some(t0 + ms(2)));
+        assert_eq!(q.pop_due(t0 + ms(5)), Some(b));
     }
 
     #[test]
-    fn reschedule_keeps_id_and_drops_old_entry() {
+    fn reschedule_keeps_id() {
         let t0 = Instant::now();
-        let mut h = TimerHeap::new();
-        let a = h.insert(ms(t0, 1), ());
-        assert!(h.reschedule(a, ms(t0, 50)));
-        assert_eq!(h.pop_due(ms(t0, 10)), None);
-        assert_eq!(h.pop_due(ms(t0, 50)), Some(a));
-        assert_eq!(h.pop_due(ms(t0, 50)), None);
+        let mut q = TimerQueue::new();
+        let a = q.insert(t0, ms(1), ());
+        assert!(q.reschedule(a, t0, ms(50)));
+        assert_eq!(q.pop_due(t0 + ms(10)), None);
+        assert_eq!(q.pop_due(t0 + ms(50)), Some(a));
+        assert_eq!(q.pop_due(t0 + ms(50)), None);
+        assert_eq!(q.deadline(a), None);
         // Fired but kept: can be re-armed, like an interval.
-        assert!(h.reschedule(a, ms(t0, 60)));
-        assert_eq!(h.deadline(a), Some(ms(t0, 60)));
+        assert!(q.reschedule(a, t0 + ms(50), ms(10)));
+        assert_eq!(q.deadline(a), Some(t0 + ms(60)));
     }
 
     #[test]
-    fn rearming_does_not_grow_the_heap_without_bound() {
+    fn a_million_timers_of_few_durations_keep_the_heap_small() {
         let t0 = Instant::now();
-        let mut h = TimerHeap::new();
-        let ids: Vec<_> = (0..10).map(|i| h.insert(ms(t0, i), ())).collect();
-        for round in 0..100_000u64 {
-            let id = ids[(round % 10) as usize];
-            h.reschedule(id, ms(t0, 1000 + round));
+        let mut q = TimerQueue::new();
+        for i in 0..1_000_000u64 {
+            q.insert(t0 + Duration::from_nanos(i), ms(1 + i % 10), ());
         }
-        let entries = h.heap.len() + h.batch.len();
-        assert!(entries < 3 * COMPACT_MIN_STALE, "{entries}");
-        assert_eq!(h.len(), 10);
+        assert_eq!(q.lists.len(), 10);
+        assert!(q.heap.len() <= 10, "{}", q.heap.len());
+        let mut last = t0;
+        let mut n = 0;
+        while let Some(id) = q.pop_due(t0 + ms(20)) {
+            let s = &q.slots[id.slot as usize];
+            assert!(s.deadline >= last);
+            last = s.deadline;
+            q.remove(id);
+            n += 1;
+        }
+        assert_eq!(n, 1_000_000);
+        assert!(q.heap.len() + q.stale < 3 * COMPACT_MIN_STALE);
+    }
+
+    #[test]
+    fn cancelling_heads_does_not_grow_the_heap_without_bound() {
+        let t0 = Instant::now();
+        let mut q = TimerQueue::new();
+        let keep: Vec<_> = (0..10).map(|i| q.insert(t0, ms(1000 + i), ())).collect();
+        for round in 0..100_000u64 {
+            // Each new timer becomes its list's head, then is cancelled.
+            let id = q.insert(t0, ms(round % 7), ());
+            q.remove(id);
+        }
+        assert!(q.heap.len() < 3 * COMPACT_MIN_STALE, "{}", q.heap.len());
+        assert_eq!(q.len(), 10);
+        for id in keep {
+            assert!(q.contains(id));
+        }
     }
 
     #[test]
@@ -368,33 +522,47 @@ mod tests {
             (seed >> 33) % n
         };
         let t0 = Instant::now();
-        let mut h = TimerHeap::new();
-        let mut model: Vec<(u64, u64, TimerId)> = vec![];
+        let mut q = TimerQueue::new();
+        // (deadline ms, insertion order, id, duration ms)
+        let mut model: Vec<(u64, u64, TimerId, u64)> = vec![];
         let mut seq = 0;
-        let mut now = 0;
-        for _ in 0..20_000 {
-            match rnd(4) {
+        let mut now: u64 = 0;
+        for _ in 0..40_000 {
+            match rnd(5) {
                 0 | 1 => {
-                    let d = now + rnd(100);
-                    let id = h.insert(ms(t0, d), seq);
-                    model.push((d, seq, id));
+                    // Starts a little in the past or present, few durations.
+                    let start = now.saturating_sub(rnd(3));
+                    let after = rnd(8) * 5;
+                    let id = q.insert(t0 + ms(start), ms(after), seq);
+                    model.push((start + after, seq, id, after));
                     seq += 1;
                 }
                 2 if !model.is_empty() => {
                     let i = rnd(model.len() as u64) as usize;
-                    let (_, s, id) = model.swap_remove(i);
-                    assert_eq!(h.remove(id), Some(s));
+                    let (_, s, id, _) = model.swap_remove(i);
+                    assert_eq!(q.remove(id), Some(s));
+                }
+                3 if !model.is_empty() => {
+                    let i = rnd(model.len() as u64) as usize;
+                    let after = rnd(8) * 5;
+                    let m = &mut model[i];
+                    assert!(q.reschedule(m.2, t0 + ms(now), ms(after)));
+                    *m = (now + after, seq, m.2, after);
+                    *q.get_mut(m.2).unwrap() = seq;
+                    seq += 1;
                 }
                 _ => {
                     now += rnd(10);
                     model.sort_by_key(|m| (m.0, m.1));
-                    while let Some(id) = h.pop_due(ms(t0, now)) {
-                        let (d, s, mid) = model.remove(0);
+                    while let Some(id) = q.pop_due(t0 + ms(now)) {
+                        let (d, s, mid, _) = model.remove(0);
                         assert!(d <= now);
                         assert_eq!(id, mid);
-                        assert_eq!(h.remove(id), Some(s));
+                        assert_eq!(q.remove(id), Some(s));
                     }
                     assert!(model.first().is_none_or(|m| m.0 > now));
+                    let want = model.first().map(|m| t0 + ms(m.0));
+                    assert_eq!(q.next_deadline(), want);
                 }
             }
         }

@@ -229,3 +229,101 @@ fn dropping_the_loop_drops_pending_tasks() {
     }
     assert_eq!(dropped.get(), 10);
 }
+
+/// Counts drops, to see when a task's future and output go.
+struct Counted(Rc<Cell<i32>>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+#[test]
+fn a_finished_task_drops_its_future_at_once_and_keeps_its_output_for_the_handle() {
+    let futures_dropped = Rc::new(Cell::new(0));
+    let outputs_dropped = Rc::new(Cell::new(0));
+    let lp = Loop::new().unwrap();
+    let (fd, od) = (futures_dropped.clone(), outputs_dropped.clone());
+    lp.block_on(async move {
+        let guard = Counted(fd.clone());
+        let out = Counted(od.clone());
+        let h = spawn_local(async move {
+            let _g = guard;
+            waiter_rt::sleep(Duration::from_millis(1)).await;
+            (out, 7)
+        });
+        waiter_rt::sleep(Duration::from_millis(20)).await;
+        assert!(h.is_finished());
+        assert_eq!(fd.get(), 1, "the future goes when the task completes");
+        assert_eq!(od.get(), 0, "the output waits for the handle");
+        let (out, n) = h.await.unwrap();
+        assert_eq!(n, 7);
+        drop(out);
+        assert_eq!(od.get(), 1);
+
+        // A handle dropped without awaiting drops the output, once.
+        let out = Counted(od.clone());
+        let h = spawn_local(async move { out });
+        yield_now().await;
+        assert!(h.is_finished());
+        assert_eq!(od.get(), 1);
+        drop(h);
+        assert_eq!(od.get(), 2);
+
+        // Detaching a finished task drops its output too.
+        let out = Counted(od.clone());
+        let h = spawn_local(async move { out });
+        yield_now().await;
+        h.detach();
+        assert_eq!(od.get(), 3);
+    });
+    assert_eq!(lp.metrics().tasks, 0);
+}
+
+#[test]
+fn a_task_aborted_during_its_own_poll_ends_right_after_it() {
+    let lp = Loop::new().unwrap();
+    let dropped = Rc::new(Cell::new(0));
+    let d = dropped.clone();
+    let err = lp.block_on(async move {
+        let me: Rc<RefCell<Option<waiter_rt::JoinHandle<()>>>> = Rc::default();
+        let me2 = me.clone();
+        let h = spawn_local(async move {
+            let _g = Counted(d);
+            // Let the spawner store our handle, then abort ourselves.
+            yield_now().await;
+            if let Some(h) = me2.borrow().as_ref() {
+                h.abort();
+            }
+            std::future::pending::<()>().await
+        });
+        *me.borrow_mut() = Some(h);
+        waiter_rt::sleep(Duration::from_millis(10)).await;
+        let h = me.borrow_mut().take().unwrap();
+        assert!(h.is_finished());
+        h.await.unwrap_err()
+    });
+    assert!(err.is_cancelled(), "{err}");
+    assert_eq!(dropped.get(), 1);
+    assert_eq!(lp.metrics().tasks, 0);
+}
+
+#[test]
+fn many_short_tasks_in_turn_leave_nothing_behind() {
+    let lp = Loop::new().unwrap();
+    let sum = lp.block_on(async {
+        let mut sum = 0u64;
+        for i in 0..50_000u64 {
+            sum += spawn_local(async move { i }).await.unwrap();
+            if i % 3 == 0 {
+                spawn_local(async move { i }).detach();
+            }
+        }
+        sum
+    });
+    assert_eq!(sum, (0..50_000u64).sum::<u64>());
+    lp.run(RunMode::Default);
+    assert_eq!(lp.metrics().tasks, 0);
+    assert!(!lp.is_alive());
+}

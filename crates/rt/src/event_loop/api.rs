@@ -17,7 +17,7 @@ use super::{Clock, Inner, ManualClock, RunMode, CURRENT, NEXT_LOOP_ID};
 use crate::diag::{CallbackKind, Diag, Metrics, StallSource};
 use crate::reactor::Reactor;
 use crate::task::{Header, Tasks, MAIN_TOKEN};
-use crate::timers::TimerHeap;
+use crate::timers::TimerQueue;
 
 /// Configures a [`Loop`].
 #[derive(Debug, Default)]
@@ -63,7 +63,7 @@ impl LoopBuilder {
             id: NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed),
             clock,
             now: Cell::new(now),
-            timers: RefCell::new(TimerHeap::new()),
+            timers: RefCell::new(TimerQueue::new()),
             refed_timers: Cell::new(0),
             due: RefCell::new(Vec::new()),
             next_ticks: RefCell::new(VecDeque::new()),

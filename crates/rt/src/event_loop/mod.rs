@@ -46,7 +46,7 @@ use crate::diag::{CallbackKind, Diag, Phase, StallSource};
 use crate::pool::Pool;
 use crate::reactor::{Reactor, Remote};
 use crate::task::{self, Header, Tasks, COMPLETION_BIT};
-use crate::timers::{TimerHeap, TimerId};
+use crate::timers::{TimerId, TimerQueue};
 
 /// A queued callback.
 pub(crate) type Callback = Box<dyn FnOnce()>;
@@ -105,7 +105,7 @@ pub(crate) struct Inner {
     /// The time cached at the start of the iteration.
     pub(crate) now: Cell<Instant>,
     /// Scheduled timers.
-    pub(crate) timers: RefCell<TimerHeap<TimerEntry>>,
+    pub(crate) timers: RefCell<TimerQueue<TimerEntry>>,
     /// Live timers that keep the loop alive.
     pub(crate) refed_timers: Cell<usize>,
     /// Reused buffer of due timer ids.
@@ -398,8 +398,8 @@ impl Inner {
                 }) = timers.get_mut(id)
                 {
                     *slot = Some(cb);
-                    let at = self.now() + *every;
-                    timers.reschedule(id, at);
+                    let every = *every;
+                    timers.reschedule(id, self.now(), every);
                 }
             }
             _ => {}
