@@ -121,7 +121,7 @@ pub(crate) fn problem_with(error: &WebError, extra: Map<String, Value>) -> Respo
     let mut r = Response::bytes("application/problem+json", Value::Object(doc).to_string())
         .with_status(error.status);
     for (name, value) in error.headers.iter() {
-        r.headers.insert(name.to_owned(), value);
+        r.headers.insert(name, value);
     }
     r
 }

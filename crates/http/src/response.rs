@@ -76,8 +76,8 @@ impl Response {
     }
 
     /// Sets a header field, replacing fields of the same name.
-    pub fn with_header(mut self, name: &str, value: impl Into<Vec<u8>>) -> Response {
-        self.headers.insert(name.to_owned(), value);
+    pub fn with_header(mut self, name: &str, value: impl AsRef<[u8]>) -> Response {
+        self.headers.insert(name, value);
         self
     }
 

@@ -71,8 +71,8 @@ impl WebError {
     }
 
     /// Adds a header field to the response.
-    pub fn with_header(mut self, name: &str, value: impl Into<Vec<u8>>) -> WebError {
-        self.headers.insert(name.to_owned(), value);
+    pub fn with_header(mut self, name: &str, value: impl AsRef<[u8]>) -> WebError {
+        self.headers.insert(name, value);
         self
     }
 
@@ -93,7 +93,7 @@ impl WebError {
         let mut r =
             Response::bytes("application/problem+json", self.to_json()).with_status(self.status);
         for (name, value) in self.headers.iter() {
-            r.headers.insert(name.to_owned(), value);
+            r.headers.insert(name, value);
         }
         r
     }

@@ -139,9 +139,9 @@ impl Request {
 
     /// Sets a request header field (for middleware that passes information
     /// down the chain, such as a request id).
-    pub fn set_header(&mut self, name: &str, value: impl Into<Vec<u8>>) {
+    pub fn set_header(&mut self, name: &str, value: impl AsRef<[u8]>) {
         let mut head = self.inner.head().clone();
-        head.headers.insert(name.to_owned(), value);
+        head.headers.insert(name, value);
         let body = std::mem::replace(self.inner.body_mut(), RequestBody::empty());
         let remote = self.inner.remote_addr();
         self.inner = waiter_http::Request::from_parts(head, body, remote);

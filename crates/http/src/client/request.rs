@@ -95,7 +95,7 @@ impl RequestBuilder {
     }
 
     /// Adds a header field (checked when the request is sent).
-    pub fn header(self, name: &str, value: impl Into<Vec<u8>>) -> Self {
+    pub fn header(self, name: &str, value: impl AsRef<[u8]>) -> Self {
         self.with(|r| r.headers.append(name, value))
     }
 

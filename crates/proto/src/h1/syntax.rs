@@ -134,8 +134,10 @@ fn check_request_line(line: &[u8]) -> Result<(), ParseError> {
     if line == b"PRI * HTTP/2.0" {
         return Err(ErrorKind::Http2Preface.into());
     }
-    let parts: Vec<&[u8]> = line.splitn(4, |&b| b == b' ').collect();
-    let [method, target, version] = parts[..] else {
+    let mut parts = line.splitn(4, |&b| b == b' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(ErrorKind::RequestLine.into());
     };
     if method.is_empty() || target.is_empty() || version.is_empty() {

@@ -184,7 +184,7 @@ impl Middleware for Cors {
                 if name.eq_ignore_ascii_case("vary") {
                     add_vary(&mut res.headers, "origin");
                 } else {
-                    res.headers.insert(name.to_owned(), value);
+                    res.headers.insert(name, value);
                 }
             }
             Ok(res)

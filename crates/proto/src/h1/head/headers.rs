@@ -8,10 +8,57 @@
 //! validates what it writes.
 
 /// Header fields of a message head or trailer section.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Names and values live back to back in one byte buffer, indexed by a
+/// vector of fields, so a head costs two allocations however many fields it
+/// has (instead of two per field). Bytes orphaned by `insert` and `remove`
+/// are reclaimed once they outweigh the live ones.
+#[derive(Clone, Default)]
 pub struct Headers {
-    /// `(name, value)` pairs in order.
-    entries: Vec<(String, Vec<u8>)>,
+    /// Names and values, back to back.
+    bytes: Vec<u8>,
+    /// Where each field's name and value are in `bytes`, in order.
+    fields: Vec<Field>,
+}
+
+/// One field's place in the byte buffer. Its name is ASCII-checked UTF-8
+/// (it was given as `&str`).
+#[derive(Debug, Clone, Copy)]
+struct Field {
+    name: u32,
+    name_len: u32,
+    value: u32,
+    value_len: u32,
+}
+
+impl Field {
+    fn name<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
+        &bytes[self.name as usize..(self.name + self.name_len) as usize]
+    }
+
+    fn value<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
+        &bytes[self.value as usize..(self.value + self.value_len) as usize]
+    }
+
+    fn len(&self) -> usize {
+        (self.name_len + self.value_len) as usize
+    }
+}
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Headers) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|(n, v)| (n, String::from_utf8_lossy(v))))
+            .finish()
+    }
 }
 
 impl Headers {
@@ -23,26 +70,32 @@ impl Headers {
     /// An empty map with room for `n` fields.
     pub fn with_capacity(n: usize) -> Headers {
         Headers {
-            entries: Vec::with_capacity(n),
+            bytes: Vec::with_capacity(n * 24),
+            fields: Vec::with_capacity(n),
         }
     }
 
     /// Number of fields (a name appearing twice counts twice).
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.fields.len()
     }
 
     /// Whether there is no field.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.fields.is_empty()
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        let name = name.as_bytes();
+        self.fields
+            .iter()
+            .position(|f| f.name(&self.bytes).eq_ignore_ascii_case(name))
     }
 
     /// The value of the first field called `name`.
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.entries
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+        self.position(name)
+            .map(|i| self.fields[i].value(&self.bytes))
     }
 
     /// The value of the first field called `name`, if it is UTF-8.
@@ -52,15 +105,16 @@ impl Headers {
 
     /// The values of every field called `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.entries
+        let bytes = &self.bytes;
+        self.fields
             .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+            .filter(move |f| f.name(bytes).eq_ignore_ascii_case(name.as_bytes()))
+            .map(move |f| f.value(bytes))
     }
 
     /// Whether a field called `name` is present.
     pub fn contains(&self, name: &str) -> bool {
-        self.get(name).is_some()
+        self.position(name).is_some()
     }
 
     /// How many fields are called `name`.
@@ -68,43 +122,81 @@ impl Headers {
         self.get_all(name).count()
     }
 
+    fn store(&mut self, name: &str, value: &[u8]) -> Field {
+        let field = Field {
+            name: offset(self.bytes.len()),
+            name_len: offset(name.len()),
+            value: offset(self.bytes.len() + name.len()),
+            value_len: offset(value.len()),
+        };
+        self.bytes.extend_from_slice(name.as_bytes());
+        self.bytes.extend_from_slice(value);
+        field
+    }
+
     /// Adds a field after the existing ones, keeping fields of the same name.
-    pub fn append(&mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) {
-        self.entries.push((name.into(), value.into()));
+    pub fn append(&mut self, name: impl AsRef<str>, value: impl AsRef<[u8]>) {
+        let field = self.store(name.as_ref(), value.as_ref());
+        self.fields.push(field);
     }
 
     /// Sets `name` to a single value: replaces the first field of that name
     /// in place and removes the others, or appends if there was none.
-    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) {
-        let name = name.into();
-        let value = value.into();
-        match self
-            .entries
-            .iter()
-            .position(|(n, _)| n.eq_ignore_ascii_case(&name))
-        {
-            Some(i) => {
-                let mut index = 0;
-                self.entries.retain(|(n, _)| {
-                    index += 1;
-                    index - 1 <= i || !n.eq_ignore_ascii_case(&name)
-                });
-                self.entries[i] = (name, value);
-            }
-            None => self.entries.push((name, value)),
-        }
+    pub fn insert(&mut self, name: impl AsRef<str>, value: impl AsRef<[u8]>) {
+        let name = name.as_ref();
+        let Some(i) = self.position(name) else {
+            self.append(name, value);
+            return;
+        };
+        let field = self.store(name, value.as_ref());
+        self.fields[i] = field;
+        let mut index = 0;
+        let bytes = &self.bytes;
+        self.fields.retain(|f| {
+            index += 1;
+            index - 1 <= i || !f.name(bytes).eq_ignore_ascii_case(name.as_bytes())
+        });
+        self.maybe_compact();
     }
 
     /// Removes every field called `name`; returns how many were removed.
     pub fn remove(&mut self, name: &str) -> usize {
-        let before = self.entries.len();
-        self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        before - self.entries.len()
+        let before = self.fields.len();
+        let bytes = &self.bytes;
+        self.fields
+            .retain(|f| !f.name(bytes).eq_ignore_ascii_case(name.as_bytes()));
+        if self.fields.len() < before {
+            self.maybe_compact();
+        }
+        before - self.fields.len()
+    }
+
+    /// Rewrites the byte buffer once orphaned bytes outweigh live ones, so
+    /// repeated `insert`s cannot grow it without bound.
+    fn maybe_compact(&mut self) {
+        let live: usize = self.fields.iter().map(Field::len).sum();
+        let garbage = self.bytes.len() - live;
+        if garbage < 1024 || garbage < live {
+            return;
+        }
+        let old = std::mem::take(&mut self.bytes);
+        self.bytes.reserve(live);
+        for f in &mut self.fields {
+            let (name, value) = (f.name(&old), f.value(&old));
+            f.name = offset(self.bytes.len());
+            self.bytes.extend_from_slice(name);
+            f.value = offset(self.bytes.len());
+            self.bytes.extend_from_slice(value);
+        }
     }
 
     /// All fields in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+        self.fields.iter().map(|f| {
+            // Names are stored only from `&str`, so this never fails.
+            let name = std::str::from_utf8(f.name(&self.bytes)).unwrap_or_default();
+            (name, f.value(&self.bytes))
+        })
     }
 
     /// The elements of the comma-separated lists in every field called
@@ -122,6 +214,12 @@ impl Headers {
         self.list(name)
             .any(|e| e.eq_ignore_ascii_case(token.as_bytes()))
     }
+}
+
+/// A position or length in the byte buffer. Heads are limited far below
+/// 4 GiB; a map built by hand that grows past it is a bug worth a panic.
+fn offset(n: usize) -> u32 {
+    u32::try_from(n).expect("header fields exceed 4 GiB")
 }
 
 /// `bytes` without leading and trailing spaces and tabs.
@@ -181,5 +279,24 @@ mod tests {
         assert!(!h.contains_token("connection", "keep"));
         assert_eq!(h.list("connection").count(), 3);
         assert_eq!(trim_ows(b" \t "), b"");
+    }
+
+    #[test]
+    fn repeated_inserts_do_not_grow_the_buffer_without_bound() {
+        let mut h = Headers::new();
+        h.append("keep", "me");
+        for i in 0..10_000 {
+            h.insert("x-counter", i.to_string());
+            h.append("x-gone", "0123456789");
+            h.remove("x-gone");
+        }
+        assert_eq!(h.get_str("x-counter"), Some("9999"));
+        assert_eq!(h.get_str("keep"), Some("me"));
+        assert_eq!(h.len(), 2);
+        assert!(h.bytes.len() < 4096, "{}", h.bytes.len());
+        let mut same = Headers::new();
+        same.append("keep", "me");
+        same.append("x-counter", "9999");
+        assert_eq!(h, same);
     }
 }

@@ -98,8 +98,10 @@ pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<ParsedRequest
     let Some(scan) = scan_head(buf, limits, StartLine::Request)? else {
         return Ok(None);
     };
-    let mut slots = vec![httparse::EMPTY_HEADER; scan.fields];
-    let mut req = httparse::Request::new(&mut slots);
+    let mut stack = [httparse::EMPTY_HEADER; STACK_FIELDS];
+    let mut heap = Vec::new();
+    let slots = field_slots(&mut stack, &mut heap, scan.fields);
+    let mut req = httparse::Request::new(slots);
     match req.parse(&buf[..scan.end]) {
         Ok(httparse::Status::Complete(n)) if n == scan.end => {}
         Ok(_) => return Err(ErrorKind::RequestLine.into()),
@@ -139,8 +141,10 @@ pub fn parse_response(
     let Some(scan) = scan_head(buf, limits, StartLine::Response)? else {
         return Ok(None);
     };
-    let mut slots = vec![httparse::EMPTY_HEADER; scan.fields];
-    let mut res = httparse::Response::new(&mut slots);
+    let mut stack = [httparse::EMPTY_HEADER; STACK_FIELDS];
+    let mut heap = Vec::new();
+    let slots = field_slots(&mut stack, &mut heap, scan.fields);
+    let mut res = httparse::Response::new(slots);
     match res.parse(&buf[..scan.end]) {
         Ok(httparse::Status::Complete(n)) if n == scan.end => {}
         Ok(_) => return Err(ErrorKind::StatusLine.into()),
@@ -164,6 +168,23 @@ pub fn parse_response(
         upgrade,
         head_len: scan.end,
     }))
+}
+
+/// Heads with at most this many fields are split without allocating.
+const STACK_FIELDS: usize = 32;
+
+/// Exactly `n` httparse field slots: on the stack when they fit.
+fn field_slots<'a, 'b>(
+    stack: &'a mut [httparse::Header<'b>; STACK_FIELDS],
+    heap: &'a mut Vec<httparse::Header<'b>>,
+    n: usize,
+) -> &'a mut [httparse::Header<'b>] {
+    if n <= STACK_FIELDS {
+        &mut stack[..n]
+    } else {
+        heap.resize(n, httparse::EMPTY_HEADER);
+        heap
+    }
 }
 
 fn version(minor: u8) -> Version {
