@@ -75,6 +75,14 @@ impl Headers {
         }
     }
 
+    /// An empty map with room for `n` fields of `bytes` bytes in all.
+    pub(crate) fn with_capacity_bytes(n: usize, bytes: usize) -> Headers {
+        Headers {
+            bytes: Vec::with_capacity(bytes),
+            fields: Vec::with_capacity(n),
+        }
+    }
+
     /// Number of fields (a name appearing twice counts twice).
     pub fn len(&self) -> usize {
         self.fields.len()
@@ -129,6 +137,11 @@ impl Headers {
             value: offset(self.bytes.len() + name.len()),
             value_len: offset(value.len()),
         };
+        // One growth for both parts, and room for a few more fields.
+        let need = name.len() + value.len();
+        if self.bytes.capacity() - self.bytes.len() < need {
+            self.bytes.reserve(need.max(64));
+        }
         self.bytes.extend_from_slice(name.as_bytes());
         self.bytes.extend_from_slice(value);
         field

@@ -196,7 +196,11 @@ fn version(minor: u8) -> Version {
 }
 
 fn collect_headers(fields: &[httparse::Header<'_>]) -> Headers {
-    let mut headers = Headers::with_capacity(fields.len());
+    let bytes = fields
+        .iter()
+        .map(|f| f.name.len() + trim_ows(f.value).len())
+        .sum();
+    let mut headers = Headers::with_capacity_bytes(fields.len(), bytes);
     for f in fields {
         headers.append(f.name, trim_ows(f.value));
     }
