@@ -1,5 +1,5 @@
 //! The benchmark app: `GET /` answers `Hello, World!`; `GET /sleep` waits
-//! 50 ms on a timer (the seed's database call, replaced by a timer) and then
+//! 50 ms on a timer (a typical database call, replaced by a timer) and then
 //! answers a small JSON body. One loop, one thread, 127.0.0.1.
 //!
 //! `cargo run --release --example hello -- --port 8080`

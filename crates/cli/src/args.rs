@@ -26,7 +26,7 @@ pub(crate) enum Command {
     /// API-gateway route, loop metrics); needs no setup.
     Demo(DemoArgs),
     /// Run one I/O-bound app on several server models (event loop, thread
-    /// per connection, thread pool, prefork) under the same load; print a
+    /// per connection, thread pool, prefork, Node.js, Apache) under the same load; print a
     /// table and write JSON and an HTML report.
     Lab(LabArgs),
     /// Load-test an HTTP URL (like wrk or autocannon).
@@ -43,7 +43,8 @@ pub(crate) struct LabArgs {
     /// The quick sweep (the default; kept for scripts that say so).
     #[arg(long, conflicts_with = "full")]
     pub(crate) quick: bool,
-    /// Models to run: event-loop, threaded, pool, prefork (comma-separated).
+    /// Models to run: event-loop, threaded, pool, prefork, node, apache
+    /// (comma-separated; default: every one installed here).
     #[arg(long)]
     pub(crate) models: Option<String>,
     /// Scenarios: io, cpu, cpu-pool, idle (comma-separated).

@@ -48,6 +48,11 @@ pub struct AppConfig {
     pub cpu_on_pool: bool,
     /// Persistent multiplexed database connections of the event-loop model.
     pub db_connections: usize,
+    /// Record a timeline of the first requests (the event-loop model
+    /// records it; the other models ignore it). `None`, the default:
+    /// nothing is recorded.
+    #[serde(default)]
+    pub trace: Option<crate::trace::TraceOptions>,
 }
 
 impl Default for AppConfig {
@@ -59,6 +64,7 @@ impl Default for AppConfig {
             cpu_iters: 0,
             cpu_on_pool: false,
             db_connections: 8,
+            trace: None,
         }
     }
 }

@@ -14,8 +14,10 @@
 //!
 //! Roles:
 //! - `model`: [`ENV_MODEL`] holds [`ModelOptions`] as JSON. The child
-//!   starts the model, prints `listening <addr>` on stdout and serves until
-//!   its stdin closes.
+//!   starts the model, prints `listening <addr>` on stdout (followed by
+//!   `root <pid>` when the model runs another program, node or apache2,
+//!   whose process tree is then the one to measure; or `failed <why>`
+//!   instead) and serves until its stdin closes.
 //! - `prefork`: a prefork worker; see [`crate::servers::prefork`].
 //!
 //! Invariant: a child exits when its stdin closes, so children never
@@ -26,7 +28,7 @@ use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, Command, Stdio};
 
 use crate::app::AppConfig;
-use crate::servers::{self, ModelOptions};
+use crate::servers::{self, external, ModelOptions};
 
 /// Names the role of a re-executed child: `model` or `prefork`.
 pub const ENV_ROLE: &str = "WAITER_LAB_ROLE";
@@ -78,8 +80,17 @@ fn run_model() -> ! {
         .ok()
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or_else(|| fail("missing or bad WAITER_LAB_MODEL"));
-    let server = servers::start(&opts).unwrap_or_else(|e| fail(&format!("start: {e}")));
-    println!("listening {}", server.addr());
+    let server = match servers::start(&opts) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("failed {e}");
+            fail(&format!("start: {e}"))
+        }
+    };
+    match server.root_pid() {
+        Some(root) => println!("listening {} root {root}", server.addr()),
+        None => println!("listening {}", server.addr()),
+    }
     let mut sink = Vec::new();
     let _ = io::stdin().read_to_end(&mut sink);
     server.stop();
@@ -95,13 +106,17 @@ pub struct ModelProcess {
     stdin: Option<ChildStdin>,
     /// Where the model listens.
     addr: SocketAddr,
+    /// The program the child started (node, apache2), if any.
+    root: Option<u32>,
 }
 
 impl ModelProcess {
     /// Starts `opts` in a re-executed child, pinned to `cpus` (a `taskset
     /// -c` list) when given and `taskset` is installed. Returns once the
-    /// model accepts connections.
+    /// model accepts connections. A model whose program is not installed
+    /// fails at once with what to install.
     pub fn spawn(opts: &ModelOptions, cpus: Option<&str>) -> io::Result<ModelProcess> {
+        opts.model.installed().map_err(io::Error::other)?;
         let exe = std::env::current_exe()?;
         let mut cmd = match cpus.filter(|_| has_taskset()) {
             Some(c) => {
@@ -123,18 +138,32 @@ impl ModelProcess {
         if let Some(out) = child.stdout.take() {
             BufReader::new(out).read_line(&mut line)?;
         }
-        let addr = line
+        let mut words = line
             .trim()
             .strip_prefix("listening ")
-            .and_then(|a| a.parse().ok());
+            .unwrap_or_default()
+            .split(' ');
+        let addr = words.next().and_then(|a| a.parse().ok());
+        let root = match (words.next(), words.next()) {
+            (Some("root"), Some(pid)) => pid.parse().ok(),
+            _ => None,
+        };
         match addr {
-            Some(addr) => Ok(ModelProcess { child, stdin, addr }),
+            Some(addr) => Ok(ModelProcess {
+                child,
+                stdin,
+                addr,
+                root,
+            }),
             None => {
                 let _ = child.kill();
                 let _ = child.wait();
-                Err(io::Error::other(format!(
-                    "model child did not start (said {line:?})"
-                )))
+                Err(io::Error::other(
+                    match line.trim().strip_prefix("failed ") {
+                        Some(why) => why.to_owned(),
+                        None => format!("model child did not start (said {line:?})"),
+                    },
+                ))
             }
         }
     }
@@ -144,8 +173,14 @@ impl ModelProcess {
         self.addr
     }
 
-    /// The child's process id (the root of the model's processes).
+    /// The root of the model's processes, to measure: the child, or the
+    /// program it started for the models that run one (node, apache2).
     pub fn pid(&self) -> u32 {
+        self.root.unwrap_or_else(|| self.child.id())
+    }
+
+    /// The re-executed child's process id.
+    pub fn child_pid(&self) -> u32 {
         self.child.id()
     }
 
@@ -164,8 +199,12 @@ impl ModelProcess {
                 Ok(None) => std::thread::sleep(std::time::Duration::from_millis(20)),
             }
         }
+        // The child did not stop its model in time: end the program it
+        // started too, so nothing outlives the step.
+        let program = self.root.map(external::tree).unwrap_or_default();
         let _ = self.child.kill();
         let _ = self.child.wait();
+        external::signal(&program, "KILL");
     }
 }
 

@@ -29,7 +29,7 @@ use waiter_rt::net::{TcpListener, TcpStream};
 
 use crate::local::{Notify, StopSignal};
 
-/// The default query delay: the seed's ~50 ms database call.
+/// The default query delay: a typical ~50 ms database call.
 pub const DEFAULT_DELAY: Duration = Duration::from_millis(50);
 
 /// Settings of the database service.

@@ -8,6 +8,10 @@
 //! then stop the child. A fresh child per step makes its peak memory that
 //! of the step alone.
 //!
+//! After the sweep, one more step ([`crate::trace::record`]) starts the
+//! event-loop model with tracing on and sends it four staggered requests:
+//! the report's timeline.
+//!
 //! Invariants:
 //! - Every model of a run serves the same app with the same settings.
 //! - A step that fails (the model does not start) is recorded with its
@@ -66,7 +70,8 @@ impl Scenario {
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct LabOptions {
-    /// The models to compare.
+    /// The models to compare (default: [`Model::available`], every model
+    /// whose program is installed).
     pub models: Vec<Model>,
     /// The scenarios to run.
     pub scenarios: Vec<Scenario>,
@@ -86,9 +91,9 @@ pub struct LabOptions {
     pub cpu_work: Duration,
     /// Worker threads of the pool model.
     pub pool_workers: usize,
-    /// Worker processes of the prefork model.
+    /// Worker processes of the prefork and apache models.
     pub prefork_processes: usize,
-    /// Multiplexed database connections of the event-loop model.
+    /// Multiplexed database connections of the event-loop and node models.
     pub db_connections: usize,
     /// Load-generator threads.
     pub load_threads: usize,
@@ -98,6 +103,9 @@ pub struct LabOptions {
     pub load_cpus: Option<String>,
     /// Print a live progress line on stderr.
     pub progress: bool,
+    /// After the sweep, trace four staggered requests on the event-loop
+    /// model ([`crate::trace::record`]; only when the run includes it).
+    pub timeline: bool,
 }
 
 impl Default for LabOptions {
@@ -105,7 +113,7 @@ impl Default for LabOptions {
     fn default() -> Self {
         let two = Machine::detect().cores >= 2;
         LabOptions {
-            models: Model::ALL.to_vec(),
+            models: Model::available(),
             scenarios: Scenario::ALL.to_vec(),
             concurrency: vec![10, 100, 1000, 5000],
             cpu_concurrency: 100,
@@ -121,6 +129,7 @@ impl Default for LabOptions {
             model_cpus: two.then(|| "0".to_owned()),
             load_cpus: two.then(|| "1".to_owned()),
             progress: true,
+            timeline: true,
         }
     }
 }
@@ -148,7 +157,8 @@ impl LabOptions {
             };
             for c in levels {
                 for &m in &self.models {
-                    // Only the event loop has a pool to send CPU work to.
+                    // Only the event loop has a pool to send CPU work to
+                    // (Node has none for JavaScript work).
                     if sc == Scenario::CpuPool && m != Model::EventLoop {
                         continue;
                     }
@@ -185,6 +195,7 @@ fn run_all(opts: &LabOptions, machine: Machine) -> std::io::Result<LabReport> {
         cpu_iters: 0,
         cpu_on_pool: false,
         db_connections: opts.db_connections,
+        trace: None,
     };
     let mut report = LabReport {
         machine,
@@ -194,6 +205,7 @@ fn run_all(opts: &LabOptions, machine: Machine) -> std::io::Result<LabReport> {
             .map_or(0, |d| d.as_secs()),
         settings: settings(opts, cpu_iters),
         steps: Vec::new(),
+        timeline: None,
     };
     let plan = opts.plan();
     for (i, &(sc, model, conns)) in plan.iter().enumerate() {
@@ -209,6 +221,18 @@ fn run_all(opts: &LabOptions, machine: Machine) -> std::io::Result<LabReport> {
         let step = run_step(opts, sc, &mo, conns, &label);
         report.steps.push(step);
         std::thread::sleep(Duration::from_millis(200));
+    }
+    if opts.timeline && opts.models.contains(&Model::EventLoop) {
+        if opts.progress {
+            eprint!(
+                "\r\x1b[2Ktimeline: {} staggered requests on the event loop",
+                crate::trace::REQUESTS
+            );
+        }
+        match crate::trace::record(&base, opts.model_cpus.as_deref()) {
+            Ok(t) => report.timeline = Some(t),
+            Err(e) => eprintln!("\r\x1b[2Kwaiter lab: the timeline was not recorded: {e}"),
+        }
     }
     if opts.progress {
         eprintln!("\r\x1b[2Kdone: {} steps", plan.len());

@@ -1,5 +1,6 @@
 //! The lab's results and their renderings: a Markdown table (also fine on
-//! a terminal), JSON with every figure, and an HTML page with SVG charts.
+//! a terminal), JSON with every figure, and an HTML page with SVG charts
+//! and, when the run traced one, the event loop's timeline.
 //!
 //! Invariants:
 //! - [`LabReport`] holds every measured figure; the renderings only
@@ -96,6 +97,10 @@ pub struct LabReport {
     pub settings: Settings,
     /// Every step, in the order run.
     pub steps: Vec<StepResult>,
+    /// Four staggered requests traced on the event-loop model, if the run
+    /// recorded them ([`crate::trace`]).
+    #[serde(default)]
+    pub timeline: Option<crate::trace::Timeline>,
 }
 
 /// Bytes as MiB with one decimal.
@@ -153,7 +158,7 @@ impl LabReport {
         );
         let _ = writeln!(
             out,
-            "- models: pool {} threads, prefork {} processes, event loop {} db connections; pinned: models `{}`, load `{}`",
+            "- models: pool {} threads, prefork and apache {} processes, event loop and node {} db connections; pinned: models `{}`, load `{}`",
             s.pool_workers, s.prefork_processes, s.db_connections, s.model_cpus, s.load_cpus
         );
         let _ = writeln!(
@@ -165,6 +170,9 @@ impl LabReport {
                 let _ = writeln!(out, "\n## {}\n", sc.title());
                 self.table(&mut out, sc);
             }
+        }
+        if let Some(t) = &self.timeline {
+            out.push_str(&t.to_markdown());
         }
         out
     }
@@ -206,7 +214,8 @@ impl LabReport {
     }
 
     /// A self-contained HTML page: the tables and SVG charts of
-    /// throughput, p99 latency and memory against concurrency.
+    /// throughput, p99 latency and memory against concurrency, and the
+    /// timeline when there is one.
     pub fn to_html(&self) -> String {
         html::render(self)
     }

@@ -65,7 +65,14 @@ fn a_tiny_sweep_produces_a_table_and_json() {
 
     let html = report.to_html();
     assert!(html.starts_with("<!doctype html>"));
-    assert_eq!(html.matches("<svg").count(), 3, "three charts");
+    // The trace step ran after the sweep: four requests on the event loop.
+    let timeline = report.timeline.as_ref().expect("a timeline");
+    assert_eq!(timeline.requests, ["A", "B", "C", "D"]);
+    assert_eq!(
+        html.matches("<svg").count(),
+        4,
+        "three charts and the timeline"
+    );
     assert!(html.contains("event-loop") && html.contains("pool"));
 }
 
@@ -73,7 +80,8 @@ fn the_plan_covers_every_scenario() {
     let o = LabOptions::quick();
     let plan = o.plan();
     let io = plan.iter().filter(|p| p.0 == Scenario::Io).count();
-    assert_eq!(io, 3 * Model::ALL.len());
+    assert_eq!(o.models, Model::available());
+    assert_eq!(io, 3 * o.models.len());
     let pool = plan.iter().filter(|p| p.0 == Scenario::CpuPool).count();
     assert_eq!(
         pool, 1,

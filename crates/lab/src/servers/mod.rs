@@ -6,16 +6,28 @@
 //! | [`Model::Threaded`] | one OS thread per connection, blocking sockets |
 //! | [`Model::Pool`] | a fixed pool of worker threads, one connection each at a time |
 //! | [`Model::Prefork`] | a fixed set of processes, one connection each at a time |
+//! | [`Model::Node`] | Node.js (`node`), its `http` server on one loop; the database call is a callback (no cpu-pool variant) |
+//! | [`Model::Apache`] | Apache prefork with mod_php (`apache2`): N processes, each blocked on its own database connection |
+//!
+//! The last two run the installed programs, when they are installed
+//! ([`Model::installed`], [`Model::available`]): the app is written again
+//! in JavaScript and in PHP, with byte for byte the same responses, and
+//! the lab generates their files and configuration in a temporary
+//! directory, removed when the model stops.
 //!
 //! Invariants:
-//! - Every model parses requests and frames responses with
-//!   `waiter_proto` and answers with the same body ([`crate::app`]).
+//! - Every model answers with the same bytes ([`crate::app`]); those in
+//!   Rust parse requests and frame responses with `waiter_proto`, Node and
+//!   Apache with their own HTTP code.
 //! - [`start`] returns once the model accepts connections; dropping or
 //!   [`RunningServer::stop`]ping the result closes the listener and every
 //!   connection and ends every thread or process the model started.
 
+pub mod apache;
 mod blocking;
 pub mod event_loop;
+pub(crate) mod external;
+pub mod node;
 pub mod pool;
 pub mod prefork;
 pub mod threaded;
@@ -43,16 +55,40 @@ pub enum Model {
     Pool,
     /// A fixed set of worker processes (Apache prefork).
     Prefork,
+    /// Node.js, when `node` is installed.
+    Node,
+    /// Apache prefork with mod_php, when `apache2` and mod_php are installed.
+    Apache,
 }
 
 impl Model {
-    /// Every model, in report order.
-    pub const ALL: [Model; 4] = [
+    /// Every model, in report order (whether installed or not).
+    pub const ALL: [Model; 6] = [
         Model::EventLoop,
         Model::Threaded,
         Model::Pool,
         Model::Prefork,
+        Model::Node,
+        Model::Apache,
     ];
+
+    /// The models that can run here: every model of [`Model::ALL`] whose
+    /// program is installed.
+    pub fn available() -> Vec<Model> {
+        Model::ALL
+            .into_iter()
+            .filter(|m| m.installed().is_ok())
+            .collect()
+    }
+
+    /// `Ok` if the model can run here, else what to install.
+    pub fn installed(self) -> Result<(), String> {
+        match self {
+            Model::Node => node::installed().map(drop),
+            Model::Apache => apache::installed().map(drop),
+            _ => Ok(()),
+        }
+    }
 
     /// The model's name on the command line and in reports.
     pub fn name(self) -> &'static str {
@@ -61,6 +97,8 @@ impl Model {
             Model::Threaded => "threaded",
             Model::Pool => "pool",
             Model::Prefork => "prefork",
+            Model::Node => "node",
+            Model::Apache => "apache",
         }
     }
 }
@@ -78,7 +116,9 @@ impl FromStr for Model {
         Model::ALL
             .into_iter()
             .find(|m| m.name() == s)
-            .ok_or_else(|| format!("unknown model {s:?} (event-loop, threaded, pool, prefork)"))
+            .ok_or_else(|| {
+                format!("unknown model {s:?} (event-loop, threaded, pool, prefork, node, apache)")
+            })
     }
 }
 
@@ -91,7 +131,7 @@ pub struct ModelOptions {
     pub app: AppConfig,
     /// Worker threads of [`Model::Pool`].
     pub pool_workers: usize,
-    /// Worker processes of [`Model::Prefork`].
+    /// Worker processes of [`Model::Prefork`] and [`Model::Apache`].
     pub prefork_processes: usize,
 }
 
@@ -113,6 +153,15 @@ impl ModelOptions {
             Model::Threaded => "1 acceptor + 1 thread per connection".into(),
             Model::Pool => format!("1 acceptor + {} worker threads", self.pool_workers),
             Model::Prefork => format!("{} worker processes", self.prefork_processes),
+            Model::Node => format!(
+                "node {}: 1 loop thread (+ libuv's threads)",
+                node::version()
+            ),
+            Model::Apache => format!(
+                "{} prefork: {} worker processes + 1 parent",
+                apache::version(),
+                self.prefork_processes
+            ),
         }
     }
 }
@@ -125,6 +174,8 @@ pub struct RunningServer {
     stop: Option<Box<dyn FnOnce() + Send>>,
     /// Child processes it started (prefork), for measurements.
     child_pids: Vec<u32>,
+    /// The program it runs (node, apache2): the root of its processes.
+    root: Option<u32>,
 }
 
 impl fmt::Debug for RunningServer {
@@ -132,6 +183,7 @@ impl fmt::Debug for RunningServer {
         f.debug_struct("RunningServer")
             .field("addr", &self.addr)
             .field("child_pids", &self.child_pids)
+            .field("root", &self.root)
             .finish()
     }
 }
@@ -146,6 +198,22 @@ impl RunningServer {
             addr,
             stop: Some(Box::new(stop)),
             child_pids,
+            root: None,
+        }
+    }
+
+    /// A model that runs another program, whose process `root` is the
+    /// root of all the model's processes.
+    pub(crate) fn external(
+        addr: SocketAddr,
+        root: u32,
+        stop: impl FnOnce() + Send + 'static,
+    ) -> RunningServer {
+        RunningServer {
+            addr,
+            stop: Some(Box::new(stop)),
+            child_pids: vec![root],
+            root: Some(root),
         }
     }
 
@@ -157,6 +225,13 @@ impl RunningServer {
     /// The processes it started besides the current one.
     pub fn child_pids(&self) -> &[u32] {
         &self.child_pids
+    }
+
+    /// The process of the program the model runs (`node`, the `apache2`
+    /// parent), whose tree holds every process of the model; `None` for
+    /// the models that run in this process.
+    pub fn root_pid(&self) -> Option<u32> {
+        self.root
     }
 
     /// Stops it: closes the listener and the connections, ends its threads
@@ -199,5 +274,7 @@ pub fn start(opts: &ModelOptions) -> io::Result<RunningServer> {
         Model::Threaded => threaded::start(opts.app.clone()),
         Model::Pool => pool::start(opts.app.clone(), opts.pool_workers),
         Model::Prefork => prefork::start(opts.app.clone(), opts.prefork_processes),
+        Model::Node => node::start(opts.app.clone()),
+        Model::Apache => apache::start(opts.app.clone(), opts.prefork_processes),
     }
 }
