@@ -5,7 +5,9 @@
 //! client (TCP backpressure), and `100 Continue` goes out only when the
 //! handler first reads. A response body is pushed by the connection, which
 //! polls a streaming body only after the previous chunk was written (or
-//! buffered below the high-water mark).
+//! buffered below the high-water mark); a file body goes from the page
+//! cache to the socket without passing through memory. Either way a body of
+//! any size is sent and received in bounded memory.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -30,7 +32,11 @@ pub enum Body {
     Full(Bytes),
     /// Chunks produced over time; an error aborts the connection.
     Stream(Pin<Box<dyn Stream<Item = io::Result<Bytes>>>>),
-    /// `len` bytes of a file from `offset`, read on the worker pool.
+    /// `len` bytes of a file from `offset`: copied by the kernel from the
+    /// page cache to the socket with `sendfile(2)`, or read on the worker
+    /// pool when [`ServerConfig::sendfile`](crate::ServerConfig::sendfile)
+    /// is off or the file does not support it. Opening it (and its `stat`)
+    /// belongs on the pool too: use [`waiter_rt::fs::File`].
     File {
         /// The open file.
         file: waiter_rt::fs::File,

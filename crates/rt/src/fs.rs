@@ -237,3 +237,12 @@ impl File {
         blocking(move || f.set_len(len)).await
     }
 }
+
+/// The descriptor, for calls that take one without blocking on it, such as
+/// [`TcpStream::sendfile`](crate::net::TcpStream::sendfile). Reading or
+/// writing through it on the loop thread would block: use the methods above.
+impl std::os::fd::AsFd for File {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}

@@ -1,6 +1,7 @@
 //! The OS boundary: the only module allowed `unsafe`.
 //!
-//! Process limits and counters that neither std nor mio nor socket2 expose.
+//! Process limits and counters that neither std nor mio nor socket2 expose,
+//! and `sendfile(2)`.
 //! Every `unsafe` block calls one libc function through `syscall!` and says
 //! why it is sound.
 #![allow(unsafe_code)]
@@ -118,6 +119,35 @@ pub fn inherit_listener(fd: std::os::fd::RawFd) -> io::Result<std::net::TcpListe
     Ok(unsafe { std::net::TcpListener::from_raw_fd(fd) })
 }
 
+/// Copies up to `count` bytes from `file`, starting at `*offset`, to the
+/// socket `out` with `sendfile(2)`, without passing through user space.
+/// Advances `*offset` by the bytes sent and returns their number; `Ok(0)`
+/// means `*offset` is at or past the end of the file.
+///
+/// With a non-blocking `out`, a full send buffer is `WouldBlock`. Reading
+/// `file` is a disk read when its pages are not cached: callers on the loop
+/// thread bound `count` (see `waiter_http`'s file bodies). `EINVAL` or
+/// `ENOSYS` mean this pair of descriptors cannot use `sendfile`; fall back
+/// to reading and writing.
+pub fn sendfile(
+    out: std::os::fd::BorrowedFd<'_>,
+    file: std::os::fd::BorrowedFd<'_>,
+    offset: &mut u64,
+    count: usize,
+) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let mut off = libc::off_t::try_from(*offset)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset too large"))?;
+    // The kernel caps one call at 0x7ffff000 bytes anyway.
+    let count = count.min(0x7fff_f000);
+    // Both descriptors are borrowed, so open, for the duration of the call;
+    // `off` is a valid, writable off_t the kernel updates.
+    let n = syscall!(sendfile(out.as_raw_fd(), file.as_raw_fd(), &mut off, count))?;
+    *offset = off as u64;
+    // `n` is non-negative here (a -1 became an error).
+    Ok(n as usize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +165,47 @@ mod tests {
         let s = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let err = inherit_listener(s.as_raw_fd()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn sendfile_copies_a_range_and_advances_the_offset() {
+        use std::io::{Read, Write};
+        use std::os::fd::AsFd;
+        let path = std::env::temp_dir().join(format!("waiter-sendfile-{}", std::process::id()));
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(&data)
+            .unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let tx = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (mut rx, _) = l.accept().unwrap();
+        let mut off = 1000u64;
+        let mut sent = 0;
+        while sent < 50_000 {
+            let n = sendfile(tx.as_fd(), file.as_fd(), &mut off, 50_000 - sent).unwrap();
+            assert!(n > 0);
+            sent += n;
+        }
+        assert_eq!(off, 51_000);
+        drop(tx);
+        let mut got = Vec::new();
+        rx.read_to_end(&mut got).unwrap();
+        assert_eq!(got, &data[1000..51_000]);
+        // At the end of the file there is nothing more to send.
+        let (tx2, _rx2) = (
+            std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap(),
+            l.accept().unwrap(),
+        );
+        let mut end = data.len() as u64;
+        assert_eq!(
+            sendfile(tx2.as_fd(), file.as_fd(), &mut end, 10).unwrap(),
+            0
+        );
+        // A socket is not a file to send from (ESPIPE: it has no offsets).
+        let mut zero = 0;
+        assert!(sendfile(tx2.as_fd(), tx2.as_fd(), &mut zero, 10).is_err());
+        std::fs::remove_file(&path).unwrap();
     }
 }

@@ -1,38 +1,33 @@
-//! One connection: a task that couples a [`Conn`] to a socket.
-//!
-//! The task loops: take the next event from the buffered input; on a
-//! request, run the handler and write its response into the output buffer;
-//! when more input is needed, flush the output and read. So responses to
-//! pipelined requests already in the buffer go out in one write, and
-//! reading stops while output waits (a client that does not read its
-//! responses stops being read from).
+//! A busy connection's state: the socket, the parser and the buffers,
+//! shared by its driver task (`drive.rs`), the handler's request body and
+//! the server's timeout sweep.
 //!
 //! The request body is read by the handler through [`ConnShared::poll_body`]
-//! while the task awaits the handler: the two never touch the connection at
-//! the same time, and no `RefCell` borrow is held across an await.
+//! while the driver awaits the handler: the two never touch the connection
+//! at the same time, and no `RefCell` borrow is held across an await.
 //!
 //! **Invariant: an idle connection holds no buffer.** Before waiting for the
 //! next request, the read and write buffers go back to the per-thread pool
-//! ([`super::buf`]); the task waits for readability first and takes a buffer
-//! only when bytes are there.
+//! ([`super::buf`]); the driver waits for readability first and takes a
+//! buffer only when bytes are there. An idle connection usually holds no
+//! `ConnShared` either: it is parked (`park.rs`) and rebuilt from the
+//! [`Parked`] record, with a fresh parser, when its next request arrives.
 
 use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{Shutdown, SocketAddr};
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
-use waiter_proto::{BodyKind, Conn, Event, Method, ParsedRequest, ResponseHead, StatusCode};
+use waiter_proto::{Conn, Deadline, Event};
 use waiter_rt::net::TcpStream;
 
-use super::{buf, Handler, ServerConfig, ServerInner};
-use crate::body::{Body, BodyError, RequestBody};
-use crate::{Request, Response};
+use super::park::Parked;
+use super::{buf, ServerConfig};
+use crate::body::BodyError;
 
 /// What the connection is doing, for the timeout sweep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,28 +45,28 @@ pub(crate) enum Phase {
 }
 
 /// The part of a connection that the socket, buffers and parser share.
-struct ConnIo {
+pub(super) struct ConnIo {
     /// The HTTP state machine.
-    conn: Conn,
+    pub(super) conn: Conn,
     /// The read buffer, when the connection has one.
-    rbuf: Option<Box<[u8]>>,
+    pub(super) rbuf: Option<Box<[u8]>>,
     /// Start of the unconsumed input in `rbuf`.
-    start: usize,
+    pub(super) start: usize,
     /// End of the input in `rbuf`.
-    end: usize,
+    pub(super) end: usize,
     /// Output not yet written to the socket.
-    wbuf: Vec<u8>,
+    pub(super) wbuf: Vec<u8>,
     /// The current request's body has ended.
-    body_done: bool,
+    pub(super) body_done: bool,
     /// The current request's body was malformed: the connection cannot be
     /// reused after this response.
-    body_failed: bool,
+    pub(super) body_failed: bool,
     /// The last read filled the buffer: grow it before the next one.
     grow: bool,
 }
 
 impl ConnIo {
-    fn input(&self) -> &[u8] {
+    pub(super) fn input(&self) -> &[u8] {
         match &self.rbuf {
             Some(b) => &b[self.start..self.end],
             None => &[],
@@ -91,7 +86,7 @@ impl ConnIo {
         (step.event, base)
     }
 
-    fn release_buffers(&mut self) {
+    pub(super) fn release_buffers(&mut self) {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -109,13 +104,13 @@ impl ConnIo {
 /// server's timeout sweep.
 pub(crate) struct ConnShared {
     /// The socket.
-    stream: TcpStream,
+    pub(super) stream: TcpStream,
     /// The client's address.
-    remote: SocketAddr,
+    pub(super) remote: SocketAddr,
     /// The server's settings.
-    config: Rc<ServerConfig>,
+    pub(super) config: Rc<ServerConfig>,
     /// Parser and buffers.
-    io: RefCell<ConnIo>,
+    pub(super) io: RefCell<ConnIo>,
     /// What the connection is doing.
     phase: Cell<Phase>,
     /// When the phase began.
@@ -124,13 +119,15 @@ pub(crate) struct ConnShared {
     request_start: Cell<Instant>,
     /// Bumped for every request and response, so a body reader that outlives
     /// its request fails instead of reading the next one.
-    epoch: Cell<u64>,
+    pub(super) epoch: Cell<u64>,
     /// Requests served.
-    served: Cell<u64>,
+    pub(super) served: Cell<u64>,
     /// Set once the connection is being closed.
-    closed: Cell<bool>,
+    pub(super) closed: Cell<bool>,
+    /// Set if parking failed: the connection keeps its task.
+    no_park: Cell<bool>,
     /// `keep-alive: timeout=N\r\n`, shared by the server's connections.
-    keep_alive_line: Rc<[u8]>,
+    pub(super) keep_alive_line: Rc<[u8]>,
 }
 
 impl ConnShared {
@@ -161,15 +158,67 @@ impl ConnShared {
             epoch: Cell::new(0),
             served: Cell::new(0),
             closed: Cell::new(false),
+            no_park: Cell::new(false),
             keep_alive_line,
         }
+    }
+
+    /// A connection rebuilt from its parked record, idle since `idle_since`,
+    /// with a fresh parser: between requests, a parser that served some is
+    /// in the same state as a new one (only its own idea of which timeout
+    /// applies differs, and the server keeps its own, from `served`).
+    pub(crate) fn from_parked(
+        p: Parked,
+        idle_since: Instant,
+        config: Rc<ServerConfig>,
+        keep_alive_line: Rc<[u8]>,
+    ) -> ConnShared {
+        let c = ConnShared::new(p.stream, p.remote, config, keep_alive_line);
+        c.since.set(idle_since);
+        c.request_start.set(idle_since);
+        c.served.set(p.served);
+        c
+    }
+
+    /// The parked record of this connection, whose driver has finished in
+    /// the idle phase (see [`ConnShared::parkable`]).
+    pub(crate) fn into_parked(self, idle_since_ms: u64, gen: u32) -> Parked {
+        Parked {
+            stream: self.stream,
+            remote: self.remote,
+            idle_since_ms,
+            served: self.served.get(),
+            gen,
+        }
+    }
+
+    /// Keeps this connection's task for its whole life.
+    pub(crate) fn never_park(&self) {
+        self.no_park.set(true);
+    }
+
+    /// When the idle phase began.
+    pub(crate) fn idle_since(&self) -> Instant {
+        self.since.get()
+    }
+
+    /// Whether the connection is between requests with nothing buffered
+    /// and nothing owed, so the parked record says all there is to know.
+    pub(super) fn parkable(&self) -> bool {
+        let io = self.io.borrow();
+        io.start == io.end
+            && io.wbuf.is_empty()
+            && !self.closed.get()
+            && !self.no_park.get()
+            && io.conn.wants_read()
+            && matches!(io.conn.deadline(), Deadline::Idle | Deadline::Head)
     }
 
     pub(crate) fn phase(&self) -> Phase {
         self.phase.get()
     }
 
-    fn set_phase(&self, p: Phase) {
+    pub(super) fn set_phase(&self, p: Phase) {
         if self.phase.replace(p) != p {
             self.since.set(waiter_rt::time::now());
         }
@@ -270,7 +319,11 @@ impl ConnShared {
 
     /// Reads more input into the buffer (taking one from the pool if
     /// needed). `Ok(0)` is end of stream.
-    fn poll_fill(&self, io: &mut ConnIo, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+    pub(super) fn poll_fill(
+        &self,
+        io: &mut ConnIo,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
         let mut b = io.rbuf.take().unwrap_or_else(buf::take);
         if io.start == io.end {
             io.start = 0;
@@ -305,35 +358,34 @@ impl ConnShared {
         r
     }
 
-    /// Waits for input and reads it; handles end of stream.
-    async fn fill(&self) -> io::Result<()> {
-        let idle = {
-            let mut io = self.io.borrow_mut();
-            let idle = io.start == io.end;
-            if idle {
-                io.release_buffers();
-            }
-            idle
-        };
-        if idle {
-            self.set_phase(Phase::Idle);
-            self.stream.readable().await;
-        } else if self.phase.get() != Phase::Head {
+    /// Reads more of a request that has begun (input is buffered), waiting
+    /// for it; handles end of stream. An idle connection waits in the
+    /// driver instead, where it may park.
+    pub(super) async fn fill(&self) -> io::Result<()> {
+        if self.phase.get() != Phase::Head {
             self.set_phase(Phase::Head);
             self.request_start.set(waiter_rt::time::now());
         }
         let n = poll_fn(|cx| self.poll_fill(&mut self.io.borrow_mut(), cx)).await?;
         if n == 0 {
             self.io.borrow_mut().conn.read_eof();
-        } else if idle {
-            self.set_phase(Phase::Head);
-            self.request_start.set(waiter_rt::time::now());
         }
         Ok(())
     }
 
+    /// Records what a read on an idle connection brought: the start of a
+    /// request, or the end of the stream.
+    pub(super) fn after_idle_read(&self, n: usize) {
+        if n == 0 {
+            self.io.borrow_mut().conn.read_eof();
+        } else {
+            self.set_phase(Phase::Head);
+            self.request_start.set(waiter_rt::time::now());
+        }
+    }
+
     /// Writes all buffered output.
-    async fn flush(&self) -> io::Result<()> {
+    pub(super) async fn flush(&self) -> io::Result<()> {
         let out = std::mem::take(&mut self.io.borrow_mut().wbuf);
         if out.is_empty() {
             self.io.borrow_mut().wbuf = out;
@@ -360,10 +412,16 @@ impl ConnShared {
 
     /// Writes `rest` in the Writing phase, so a client that stops reading
     /// is cut off by the write timeout.
-    async fn write_waiting(&self, rest: &[u8]) -> io::Result<()> {
+    pub(super) async fn write_waiting(&self, rest: &[u8]) -> io::Result<()> {
+        self.set_phase_while(Phase::Writing, self.stream.write_all(rest))
+            .await
+    }
+
+    /// Awaits `f` in phase `p`, then returns to the phase before.
+    pub(super) async fn set_phase_while<T>(&self, p: Phase, f: impl Future<Output = T>) -> T {
         let prev = self.phase.get();
-        self.set_phase(Phase::Writing);
-        let r = self.stream.write_all(rest).await;
+        self.set_phase(p);
+        let r = f.await;
         self.set_phase(prev);
         r
     }
@@ -371,7 +429,7 @@ impl ConnShared {
     /// Closes our side gracefully, then reads and discards what the client
     /// still sends for a while, so it reads our last response instead of a
     /// reset caused by unread input.
-    async fn linger(&self) {
+    pub(super) async fn linger(&self) {
         let _ = self.stream.shutdown(Shutdown::Write);
         let drain = async {
             // On the heap: a stack array would sit in every connection's
@@ -386,297 +444,11 @@ impl ConnShared {
         let _ = waiter_rt::timeout(self.config.linger, drain).await;
     }
 
-    fn next_event(&self) -> Event {
+    pub(super) fn next_event(&self) -> Event {
         self.io.borrow_mut().poll().0
     }
 
-    fn buffered(&self) -> usize {
+    pub(super) fn buffered(&self) -> usize {
         self.io.borrow().wbuf.len()
-    }
-}
-
-/// Serves one connection until it closes.
-pub(crate) async fn serve(shared: &Rc<ConnShared>, handler: &dyn Handler, server: &ServerInner) {
-    match drive(shared, handler, server).await {
-        Ok(Ending::Linger) => shared.linger().await,
-        Ok(Ending::Close) => {}
-        Err(e) => tracing::debug!(remote = %shared.remote, error = %e, "connection ended"),
-    }
-    shared.closed.set(true);
-    let mut io = shared.io.borrow_mut();
-    io.start = io.end;
-    io.release_buffers();
-}
-
-/// How a connection ends.
-enum Ending {
-    /// The server closes: shut down our side, then drain the client's.
-    Linger,
-    /// The client closed, or the socket failed.
-    Close,
-}
-
-async fn drive(
-    shared: &Rc<ConnShared>,
-    handler: &dyn Handler,
-    server: &ServerInner,
-) -> io::Result<Ending> {
-    loop {
-        match shared.next_event() {
-            Event::Request(req) => {
-                server.requests.set(server.requests.get() + 1);
-                let served = shared.served.get() + 1;
-                shared.served.set(served);
-                let max = shared.config.max_requests_per_socket;
-                respond(shared, handler, req, max > 0 && served >= max, server).await?;
-                if shared.buffered() >= shared.config.write_high_water_mark {
-                    shared.flush().await?;
-                }
-            }
-            // The body of a request whose handler did not read it.
-            Event::Data(_) | Event::End { .. } => {}
-            Event::NeedMore => {
-                shared.flush().await?;
-                if shared.closed.get() {
-                    return Ok(Ending::Close);
-                }
-                if server.draining.get() && shared.io.borrow().input().is_empty() {
-                    return Ok(Ending::Linger);
-                }
-                shared.fill().await?;
-            }
-            Event::Error(e) => {
-                tracing::debug!(remote = %shared.remote, error = %e, "bad request");
-                {
-                    let mut io = shared.io.borrow_mut();
-                    let io = &mut *io;
-                    io.conn.write_error_response(&mut io.wbuf);
-                }
-                shared.flush().await?;
-                return Ok(Ending::Linger);
-            }
-            Event::Paused | Event::Closed | Event::Upgrade => {
-                shared.flush().await?;
-                return Ok(Ending::Linger);
-            }
-        }
-        if shared.io.borrow().conn.is_closed() {
-            shared.flush().await?;
-            return Ok(Ending::Linger);
-        }
-    }
-}
-
-/// Runs the handler for one request and writes its response.
-async fn respond(
-    shared: &Rc<ConnShared>,
-    handler: &dyn Handler,
-    req: ParsedRequest,
-    last: bool,
-    server: &ServerInner,
-) -> io::Result<()> {
-    let epoch = shared.epoch.get() + 1;
-    shared.epoch.set(epoch);
-    {
-        let mut io = shared.io.borrow_mut();
-        io.body_done = false;
-        io.body_failed = false;
-        // A handler may wait a long time (a database, a timer): don't hold a
-        // buffer for it when every byte read so far is consumed.
-        if io.start == io.end {
-            io.start = 0;
-            io.end = 0;
-            if let Some(b) = io.rbuf.take() {
-                buf::give(b);
-            }
-        }
-    }
-    let (length, has_body) = match req.framing.body {
-        BodyKind::Empty => (Some(0), false),
-        BodyKind::Length(n) => (Some(n), true),
-        BodyKind::Chunked | BodyKind::Eof => (None, true),
-    };
-    let keep_alive = req.framing.keep_alive;
-    let is_head = req.head.method == Method::Head;
-    let body = if has_body {
-        shared.set_phase(Phase::Body);
-        RequestBody::new(shared.clone(), epoch, length)
-    } else {
-        shared.set_phase(Phase::Handler);
-        RequestBody::empty()
-    };
-    let request = Request::new(req.head, body, shared.remote);
-    let (response, failed) = match (CatchUnwind(handler.call(request))).await {
-        Ok(r) => (r, false),
-        Err(msg) => {
-            tracing::error!(remote = %shared.remote, panic = %msg, "a handler panicked; answering 500");
-            let r = Response::text("Internal Server Error")
-                .with_status(StatusCode::INTERNAL_SERVER_ERROR);
-            (r, true)
-        }
-    };
-    // Any body reader still held by the handler is now stale.
-    shared.epoch.set(epoch + 1);
-    shared.set_phase(Phase::Handler);
-    // A shutdown may have begun while the handler ran.
-    let close = last || failed || server.draining.get() || shared.io.borrow().body_failed;
-    write_response(shared, response, close, keep_alive, is_head).await
-}
-
-async fn write_response(
-    shared: &ConnShared,
-    response: Response,
-    close: bool,
-    keep_alive: bool,
-    is_head: bool,
-) -> io::Result<()> {
-    let Response {
-        status,
-        mut headers,
-        body,
-    } = response;
-    if close {
-        headers.insert("connection", "close");
-    }
-    // Our own fields go in as pre-built lines: no allocation per response.
-    let keep_alive_line: &[u8] = if !close && keep_alive && !headers.contains("keep-alive") {
-        &shared.keep_alive_line
-    } else {
-        b""
-    };
-    let own_date = !headers.contains("date");
-    let len = body.len();
-    let mut head = ResponseHead::new(status);
-    head.headers = headers;
-    {
-        let mut io = shared.io.borrow_mut();
-        let io = &mut *io;
-        if io.wbuf.capacity() == 0 {
-            io.wbuf = buf::take_out();
-        }
-        let written = crate::date::with_date_line(|date| {
-            EXTRA.with(|extra| {
-                let mut extra = extra.borrow_mut();
-                extra.clear();
-                if own_date {
-                    extra.extend_from_slice(date);
-                }
-                extra.extend_from_slice(keep_alive_line);
-                io.conn.write_head_with(head, len, &extra, &mut io.wbuf)
-            })
-        });
-        if let Err(e) = written {
-            tracing::error!(error = %e, "invalid response from handler; answering 500");
-            let mut h = ResponseHead::new(StatusCode::INTERNAL_SERVER_ERROR);
-            h.headers.insert("connection", "close");
-            io.conn
-                .write_head(h, Some(0), &mut io.wbuf)
-                .and_then(|()| io.conn.finish_response(&mut io.wbuf))
-                .map_err(io::Error::other)?;
-            return Ok(());
-        }
-    }
-    if !is_head {
-        write_body(shared, body).await?;
-    }
-    let mut io = shared.io.borrow_mut();
-    let io = &mut *io;
-    io.conn
-        .finish_response(&mut io.wbuf)
-        .map_err(io::Error::other)
-}
-
-thread_local! {
-    /// Scratch space for the field lines the server adds to a response.
-    static EXTRA: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Bytes read from a file per pool job while streaming it.
-const FILE_CHUNK: u64 = 256 * 1024;
-
-async fn write_body(shared: &ConnShared, body: Body) -> io::Result<()> {
-    let hwm = shared.config.write_high_water_mark;
-    let put = |data: &[u8]| {
-        let mut io = shared.io.borrow_mut();
-        let io = &mut *io;
-        io.conn
-            .write_body(data, &mut io.wbuf)
-            .map_err(io::Error::other)
-    };
-    match body {
-        Body::Empty => Ok(()),
-        Body::Full(b) if b.len() <= hwm => put(&b),
-        Body::Full(b) => {
-            // Large: frame it and write it from where it is, without a copy.
-            let frame = {
-                let mut io = shared.io.borrow_mut();
-                let frame = io.conn.body_frame(b.len()).map_err(io::Error::other)?;
-                io.wbuf.extend_from_slice(frame.prefix());
-                frame
-            };
-            shared.flush().await?;
-            if frame.sends_data() {
-                shared.stream.write_all(&b).await?;
-            }
-            shared
-                .io
-                .borrow_mut()
-                .wbuf
-                .extend_from_slice(frame.suffix());
-            Ok(())
-        }
-        Body::Stream(mut s) => {
-            while let Some(chunk) = poll_fn(|cx| s.as_mut().poll_next(cx)).await {
-                put(&chunk?)?;
-                if shared.buffered() >= hwm {
-                    shared.flush().await?;
-                }
-            }
-            Ok(())
-        }
-        Body::File { file, offset, len } => {
-            let mut pos = offset;
-            let end = offset + len;
-            while pos < end {
-                let n = (end - pos).min(FILE_CHUNK) as usize;
-                let chunk = file.read_at(pos, n).await?;
-                if chunk.is_empty() {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "file shrank while being sent",
-                    ));
-                }
-                pos += chunk.len() as u64;
-                put(&chunk)?;
-                if shared.buffered() >= hwm {
-                    shared.flush().await?;
-                }
-            }
-            Ok(())
-        }
-    }
-}
-
-/// Polls a handler future, turning a panic into an error message.
-struct CatchUnwind(Pin<Box<dyn Future<Output = Response>>>);
-
-impl Future for CatchUnwind {
-    type Output = Result<Response, String>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
-            Ok(Poll::Ready(r)) => Poll::Ready(Ok(r)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(p) => {
-                let msg = if let Some(s) = p.downcast_ref::<&str>() {
-                    (*s).to_owned()
-                } else if let Some(s) = p.downcast_ref::<String>() {
-                    s.clone()
-                } else {
-                    "<non-string panic payload>".to_owned()
-                };
-                Poll::Ready(Err(msg))
-            }
-        }
     }
 }

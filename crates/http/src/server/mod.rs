@@ -1,11 +1,14 @@
 //! The HTTP/1.1 server.
 //!
-//! One task per connection drives a [`waiter_proto::Conn`] over a
-//! [`waiter_rt::net::TcpStream`]; `server/conn.rs` describes a connection's life.
+//! A task per busy connection drives a [`waiter_proto::Conn`] over a
+//! [`waiter_rt::net::TcpStream`] (`drive.rs`; `conn.rs` holds the state it
+//! shares with request bodies and the sweep, `write.rs` writes responses).
 //! Requests on one connection are answered in order, one at a time;
 //! pipelined requests are parsed from the buffer as soon as the previous
 //! response is written into the output buffer, so their responses are
-//! coalesced into one write.
+//! coalesced into one write. A connection idle between requests has no task:
+//! it is *parked* in the registry as its socket and a few fields, and a
+//! readiness wakeup starts a task again (`park.rs`).
 //!
 //! **Timeouts** are enforced by one sweep per server, an unreferenced
 //! interval that runs every [`SWEEP_INTERVAL`] and looks at each
@@ -20,9 +23,15 @@
 //! | receiving a request body | `request_timeout` from the head's first byte | close |
 //! | handler running | none | |
 //! | blocked writing | `write_timeout` since the write began | close |
+//!
+//! The idle rows apply alike to parked connections, from their record.
 
 pub(crate) mod buf;
+mod config;
 pub(crate) mod conn;
+mod drive;
+mod park;
+mod write;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -31,109 +40,21 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use slab::Slab;
 use waiter_proto::Limits;
 use waiter_rt::net::{ListenOptions, TcpListener};
 
 use crate::{Request, Response};
-use conn::{ConnShared, Phase};
+pub use config::ServerConfig;
+use conn::ConnShared;
+use park::{Entry, ReadyQueue};
 
 /// How often the timeout sweep runs.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Every limit and timeout the server enforces. Defaults follow Node.
-#[derive(Clone, Debug)]
-pub struct ServerConfig {
-    /// Parsing limits (head size, header count, body size).
-    pub limits: Limits,
-    /// Time to receive a complete request head (Node: 60 s).
-    pub headers_timeout: Duration,
-    /// Time to receive a complete request, head and body (Node: 300 s).
-    pub request_timeout: Duration,
-    /// Idle time allowed between requests. 65 s outlasts the 60 s idle
-    /// timeout of common load balancers, so they never reuse a connection
-    /// the server is closing (the 502s Node users saw with 5 s).
-    pub keep_alive_timeout: Duration,
-    /// Time a write may stay blocked on a client that does not read.
-    pub write_timeout: Duration,
-    /// Requests served on one connection before it is closed (0: no limit).
-    pub max_requests_per_socket: u64,
-    /// Connections served at once; further clients wait in the backlog.
-    pub max_connections: usize,
-    /// Output buffered before the connection waits for the socket, and
-    /// the point above which reading stops.
-    pub write_high_water_mark: usize,
-    /// How long a closing connection keeps reading after an error
-    /// response, so the client sees the response rather than a reset.
-    pub linger: Duration,
-    /// The listen backlog.
-    pub backlog: i32,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            limits: Limits::default(),
-            headers_timeout: Duration::from_secs(60),
-            request_timeout: Duration::from_secs(300),
-            keep_alive_timeout: Duration::from_secs(65),
-            write_timeout: Duration::from_secs(60),
-            max_requests_per_socket: 0,
-            max_connections: 16_384,
-            write_high_water_mark: 64 * 1024,
-            linger: Duration::from_secs(2),
-            backlog: 1024,
-        }
-    }
-}
-
-impl fmt::Display for ServerConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let l = &self.limits;
-        let rows: [(&str, String); 14] = [
-            ("headers_timeout", format!("{:?}", self.headers_timeout)),
-            ("request_timeout", format!("{:?}", self.request_timeout)),
-            (
-                "keep_alive_timeout",
-                format!("{:?}", self.keep_alive_timeout),
-            ),
-            ("write_timeout", format!("{:?}", self.write_timeout)),
-            (
-                "max_requests_per_socket",
-                self.max_requests_per_socket.to_string(),
-            ),
-            ("max_connections", self.max_connections.to_string()),
-            (
-                "write_high_water_mark",
-                format!("{} bytes", self.write_high_water_mark),
-            ),
-            ("linger", format!("{:?}", self.linger)),
-            ("backlog", self.backlog.to_string()),
-            ("max_head_bytes", format!("{} bytes", l.max_head_bytes)),
-            ("max_request_line", format!("{} bytes", l.max_request_line)),
-            ("max_headers", l.max_headers.to_string()),
-            (
-                "max_chunk_ext_bytes",
-                format!("{} bytes", l.max_chunk_ext_bytes),
-            ),
-            (
-                "max_body",
-                l.max_body
-                    .map_or("unlimited".to_owned(), |b| format!("{b} bytes")),
-            ),
-        ];
-        for (i, (k, v)) in rows.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{k:<24}{v}")?;
-        }
-        Ok(())
-    }
-}
 
 /// Turns requests into responses.
 pub trait Handler: 'static {
@@ -196,6 +117,8 @@ impl ServerBuilder {
         max_connections: usize);
     setter!(/// See [`ServerConfig::linger`].
         linger: Duration);
+    setter!(/// See [`ServerConfig::sendfile`].
+        sendfile: bool);
 
     /// Replaces every setting.
     pub fn config(mut self, config: ServerConfig) -> Self {
@@ -228,19 +151,26 @@ impl ServerBuilder {
             config: Rc::new(self.config),
             local_addr,
             conns: RefCell::new(Slab::new()),
+            ready: Arc::new(ReadyQueue::default()),
+            next_gen: Cell::new(0),
+            started: waiter_rt::time::now(),
             draining: Cell::new(false),
             accept_waker: RefCell::new(None),
             closed_wakers: RefCell::new(Vec::new()),
             accept_task: RefCell::new(None),
+            resume_task: RefCell::new(None),
             sweep: RefCell::new(None),
             requests: Cell::new(0),
             keep_alive_line: keep_alive_line.into_bytes().into(),
         });
         tracing::debug!(%local_addr, "HTTP server listening with:\n{}", inner.config);
         let handler: Rc<dyn Handler> = Rc::new(handler);
-        let i = inner.clone();
-        let task = waiter_rt::spawn_named("http accept", accept_loop(i, listener, handler));
+        let (i, h) = (inner.clone(), handler.clone());
+        let task = waiter_rt::spawn_named("http accept", accept_loop(i, listener, h));
         *inner.accept_task.borrow_mut() = Some(task);
+        let resume =
+            waiter_rt::spawn_named("http resume", park::resume_loop(inner.clone(), handler));
+        *inner.resume_task.borrow_mut() = Some(resume);
         let weak = Rc::downgrade(&inner);
         let sweep = waiter_rt::set_interval(SWEEP_INTERVAL, move || {
             if let Some(i) = weak.upgrade() {
@@ -253,22 +183,20 @@ impl ServerBuilder {
     }
 }
 
-/// One open connection.
-struct ConnEntry {
-    /// Its shared state.
-    shared: Rc<ConnShared>,
-    /// Its task, to cancel it when a shutdown's grace period is over.
-    task: Option<waiter_rt::JoinHandle<()>>,
-}
-
 /// State shared by the accept loop, the connections and the handle.
 pub(crate) struct ServerInner {
     /// The settings.
     pub(crate) config: Rc<ServerConfig>,
     /// The bound address.
     local_addr: SocketAddr,
-    /// Open connections, with their tasks.
-    conns: RefCell<Slab<ConnEntry>>,
+    /// Open connections: running, or parked (see `park.rs`).
+    conns: RefCell<Slab<Entry>>,
+    /// Parked connections whose sockets became readable.
+    ready: Arc<ReadyQueue>,
+    /// Generation of the next park, so a stale wakeup finds no match.
+    next_gen: Cell<u32>,
+    /// When the server started: parked connections count time from here.
+    started: Instant,
     /// Set by `shutdown`: connections close after their current response.
     pub(crate) draining: Cell<bool>,
     /// The accept loop, waiting for a free connection slot.
@@ -277,6 +205,8 @@ pub(crate) struct ServerInner {
     closed_wakers: RefCell<Vec<Waker>>,
     /// The accept loop's task.
     accept_task: RefCell<Option<waiter_rt::JoinHandle<()>>>,
+    /// The task that restarts parked connections.
+    resume_task: RefCell<Option<waiter_rt::JoinHandle<()>>>,
     /// The timeout sweep.
     sweep: RefCell<Option<waiter_rt::Timer>>,
     /// Requests served.
@@ -286,40 +216,6 @@ pub(crate) struct ServerInner {
 }
 
 impl ServerInner {
-    fn sweep(&self) {
-        let now = waiter_rt::time::now();
-        for c in self.all() {
-            c.check_timeouts(now, &self.config);
-        }
-    }
-
-    fn all(&self) -> Vec<Rc<ConnShared>> {
-        self.conns
-            .borrow()
-            .iter()
-            .map(|(_, c)| c.shared.clone())
-            .collect()
-    }
-
-    fn remove(&self, key: usize) {
-        let entry = self.conns.borrow_mut().try_remove(key);
-        if let Some(mut e) = entry {
-            // The task is finishing (it called us) or was aborted: detach so
-            // dropping the handle cancels nothing.
-            if let Some(t) = e.task.take() {
-                t.detach();
-            }
-        }
-        if let Some(w) = self.accept_waker.borrow_mut().take() {
-            w.wake();
-        }
-        if self.is_closed() {
-            for w in self.closed_wakers.borrow_mut().drain(..) {
-                w.wake();
-            }
-        }
-    }
-
     fn is_closed(&self) -> bool {
         self.accept_task.borrow().is_none() && self.conns.borrow().is_empty()
     }
@@ -350,18 +246,8 @@ async fn accept_loop(server: Rc<ServerInner>, listener: TcpListener, handler: Rc
             server.config.clone(),
             server.keep_alive_line.clone(),
         ));
-        let key = server.conns.borrow_mut().insert(ConnEntry {
-            shared: shared.clone(),
-            task: None,
-        });
-        let (s, h) = (server.clone(), handler.clone());
-        let task = waiter_rt::spawn_named("http connection", async move {
-            conn::serve(&shared, &*h, &s).await;
-            s.remove(key);
-        });
-        if let Some(e) = server.conns.borrow_mut().get_mut(key) {
-            e.task = Some(task);
-        }
+        let key = server.conns.borrow_mut().insert(Entry::Moving);
+        server.start(key, shared, &handler);
     }
 }
 
@@ -404,11 +290,7 @@ impl ServerHandle {
     /// Closes every connection that is idle between requests (Node's
     /// `server.closeIdleConnections()`).
     pub fn close_idle_connections(&self) {
-        for c in self.inner.all() {
-            if c.phase() == Phase::Idle {
-                c.close();
-            }
-        }
+        self.inner.close_idle();
     }
 
     /// Stops accepting, lets in-flight requests finish (their connections
@@ -423,7 +305,11 @@ impl ServerHandle {
         if let Some(s) = self.inner.sweep.borrow_mut().take() {
             s.clear();
         }
+        // Nothing parks while draining, and the parked are closed now.
         self.close_idle_connections();
+        if let Some(t) = self.inner.resume_task.borrow_mut().take() {
+            t.abort();
+        }
         if waiter_rt::timeout(grace, self.closed()).await.is_err() {
             let keys: Vec<usize> = self.inner.conns.borrow().iter().map(|(k, _)| k).collect();
             tracing::warn!(
@@ -436,7 +322,7 @@ impl ServerHandle {
                     .conns
                     .borrow_mut()
                     .get_mut(key)
-                    .and_then(|e| e.task.take());
+                    .and_then(Entry::take_task);
                 if let Some(t) = task {
                     t.abort();
                 }

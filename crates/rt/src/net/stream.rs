@@ -2,6 +2,7 @@ use std::fmt;
 use std::future::poll_fn;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::os::fd::AsFd as _;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -161,6 +162,51 @@ impl TcpStream {
             self.after_write(n, want);
         }
         r
+    }
+
+    /// Sends up to `len` bytes of `file` from `*offset` with `sendfile(2)`,
+    /// waiting for writability; advances `*offset` by the bytes sent.
+    /// `Ok(0)` means `*offset` is at the end of the file.
+    ///
+    /// The copy reads `file` on the calling thread: it blocks on the disk
+    /// when the pages are not cached. Keep `len` bounded (the HTTP server
+    /// sends at most 256 KiB per call) and see `rt::sys::sendfile` for the
+    /// errors that call for a read-and-write fallback.
+    pub async fn sendfile(
+        &self,
+        file: &impl std::os::fd::AsFd,
+        offset: &mut u64,
+        len: usize,
+    ) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_sendfile(cx, file, offset, len)).await
+    }
+
+    /// [`sendfile`](Self::sendfile) without waiting: `WouldBlock` if the send
+    /// buffer is full.
+    pub fn try_sendfile(
+        &self,
+        file: &impl std::os::fd::AsFd,
+        offset: &mut u64,
+        len: usize,
+    ) -> io::Result<usize> {
+        // Unlike a short write, a short sendfile may mean the file ended,
+        // so readiness is only cleared by `WouldBlock`.
+        self.io.try_io(Direction::Write, |s| {
+            crate::sys::sendfile(s.as_fd(), file.as_fd(), offset, len)
+        })
+    }
+
+    /// The poll form of [`sendfile`](Self::sendfile).
+    pub fn poll_sendfile(
+        &self,
+        cx: &mut Context<'_>,
+        file: &impl std::os::fd::AsFd,
+        offset: &mut u64,
+        len: usize,
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_io(cx, Direction::Write, |s| {
+            crate::sys::sendfile(s.as_fd(), file.as_fd(), offset, len)
+        })
     }
 
     /// Waits for read readiness (the poll form of [`readable`](Self::readable)).

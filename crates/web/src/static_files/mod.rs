@@ -16,8 +16,10 @@
 //! rules: `..` and encoded separators are refused before any file-system
 //! call, and the canonical path must stay under the canonical root);
 //! every file-system call runs on the worker pool through
-//! [`waiter_rt::fs`]; a file is sent as [`Body::File`], read in chunks, so
-//! any size streams in bounded memory.
+//! [`waiter_rt::fs`]; a file is sent as [`Body::File`], which the server
+//! copies from the page cache to the socket with `sendfile(2)` (ranges
+//! included) unless a middleware transforms it (compression turns small
+//! files into compressed bytes), so any size streams in bounded memory.
 
 mod cond;
 mod listing;

@@ -1,0 +1,251 @@
+//! The driver: the task of a busy connection.
+//!
+//! It loops: take the next event from the buffered input; on a request,
+//! run the handler and write its response into the output buffer; when more
+//! input is needed, flush the output and read. So responses to pipelined
+//! requests already in the buffer go out in one write, and reading stops
+//! while output waits (a client that does not read its responses stops
+//! being read from; this is the high-water mark's backpressure).
+//!
+//! When the connection goes idle between requests, the driver parks it
+//! (see `park.rs` for the conditions and the readiness invariant) and
+//! finishes; the next request starts a new driver.
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use waiter_proto::{BodyKind, Event, Method, ParsedRequest, StatusCode};
+
+use super::buf;
+use super::conn::{ConnShared, Phase};
+use super::write::write_response;
+use super::{Handler, ServerInner};
+use crate::body::RequestBody;
+use crate::{Request, Response};
+
+/// How many references to a connection exist while only its driver and
+/// the registry hold it (a handler may keep more in a request body).
+const OWNERS: usize = 2;
+
+/// Serves connection `key` until it closes (`None`) or parks: then the
+/// park waker of the returned generation is registered, and the caller
+/// turns the connection into its parked record.
+pub(crate) async fn serve(
+    shared: &Rc<ConnShared>,
+    handler: &dyn Handler,
+    server: &ServerInner,
+    key: usize,
+) -> Option<u32> {
+    match drive(shared, handler, server, key).await {
+        Ok(Ending::Park(gen)) => return Some(gen),
+        Ok(Ending::Linger) => shared.linger().await,
+        Ok(Ending::Close) => {}
+        Err(e) => tracing::debug!(remote = %shared.remote, error = %e, "connection ended"),
+    }
+    shared.closed.set(true);
+    let mut io = shared.io.borrow_mut();
+    io.start = io.end;
+    io.release_buffers();
+    None
+}
+
+/// How a driver ends.
+enum Ending {
+    /// The server closes: shut down our side, then drain the client's.
+    Linger,
+    /// The client closed, or the socket failed.
+    Close,
+    /// Idle: park with the waker of this generation.
+    Park(u32),
+}
+
+/// What waiting on an idle connection came to.
+enum Idle {
+    /// Bytes (or the end of the stream) were read.
+    Read,
+    /// The park waker of this generation is registered.
+    Park(u32),
+}
+
+/// Waits for the next request on a connection with no unconsumed input,
+/// parking it if nothing else holds it.
+async fn wait_idle(shared: &Rc<ConnShared>, server: &ServerInner, key: usize) -> io::Result<Idle> {
+    loop {
+        shared.io.borrow_mut().release_buffers();
+        shared.set_phase(Phase::Idle);
+        let parked = poll_fn(|cx| {
+            let park =
+                !server.draining.get() && Rc::strong_count(shared) == OWNERS && shared.parkable();
+            if !park {
+                return shared.stream.poll_read_ready(cx).map(|()| None);
+            }
+            // One step: either readiness is there (the driver reads on), or
+            // the park waker is stored for the next edge.
+            let (waker, gen) = server.park_waker(key);
+            match shared
+                .stream
+                .poll_read_ready(&mut Context::from_waker(&waker))
+            {
+                Poll::Ready(()) => Poll::Ready(None),
+                Poll::Pending => Poll::Ready(Some(gen)),
+            }
+        })
+        .await;
+        if let Some(gen) = parked {
+            return Ok(Idle::Park(gen));
+        }
+        // Read what is there without waiting: a `WouldBlock` (a stray
+        // wakeup) goes back to the idle wait, which may park.
+        let read =
+            poll_fn(|cx| Poll::Ready(shared.poll_fill(&mut shared.io.borrow_mut(), cx))).await;
+        match read {
+            Poll::Ready(Ok(n)) => {
+                shared.after_idle_read(n);
+                return Ok(Idle::Read);
+            }
+            Poll::Ready(Err(e)) => return Err(e),
+            Poll::Pending => {}
+        }
+    }
+}
+
+async fn drive(
+    shared: &Rc<ConnShared>,
+    handler: &dyn Handler,
+    server: &ServerInner,
+    key: usize,
+) -> io::Result<Ending> {
+    loop {
+        match shared.next_event() {
+            Event::Request(req) => {
+                server.requests.set(server.requests.get() + 1);
+                let served = shared.served.get() + 1;
+                shared.served.set(served);
+                let max = shared.config.max_requests_per_socket;
+                respond(shared, handler, req, max > 0 && served >= max, server).await?;
+                if shared.buffered() >= shared.config.write_high_water_mark {
+                    shared.flush().await?;
+                }
+            }
+            // The body of a request whose handler did not read it.
+            Event::Data(_) | Event::End { .. } => {}
+            Event::NeedMore => {
+                shared.flush().await?;
+                if shared.closed.get() {
+                    return Ok(Ending::Close);
+                }
+                let idle = shared.io.borrow().input().is_empty();
+                if server.draining.get() && idle {
+                    return Ok(Ending::Linger);
+                }
+                if !idle {
+                    shared.fill().await?;
+                } else if let Idle::Park(gen) = wait_idle(shared, server, key).await? {
+                    return Ok(Ending::Park(gen));
+                }
+            }
+            Event::Error(e) => {
+                tracing::debug!(remote = %shared.remote, error = %e, "bad request");
+                {
+                    let mut io = shared.io.borrow_mut();
+                    let io = &mut *io;
+                    io.conn.write_error_response(&mut io.wbuf);
+                }
+                shared.flush().await?;
+                return Ok(Ending::Linger);
+            }
+            Event::Paused | Event::Closed | Event::Upgrade => {
+                shared.flush().await?;
+                return Ok(Ending::Linger);
+            }
+        }
+        if shared.io.borrow().conn.is_closed() {
+            shared.flush().await?;
+            return Ok(Ending::Linger);
+        }
+    }
+}
+
+/// Runs the handler for one request and writes its response.
+async fn respond(
+    shared: &Rc<ConnShared>,
+    handler: &dyn Handler,
+    req: ParsedRequest,
+    last: bool,
+    server: &ServerInner,
+) -> io::Result<()> {
+    let epoch = shared.epoch.get() + 1;
+    shared.epoch.set(epoch);
+    {
+        let mut io = shared.io.borrow_mut();
+        io.body_done = false;
+        io.body_failed = false;
+        // A handler may wait a long time (a database, a timer): don't hold a
+        // buffer for it when every byte read so far is consumed.
+        if io.start == io.end {
+            io.start = 0;
+            io.end = 0;
+            if let Some(b) = io.rbuf.take() {
+                buf::give(b);
+            }
+        }
+    }
+    let (length, has_body) = match req.framing.body {
+        BodyKind::Empty => (Some(0), false),
+        BodyKind::Length(n) => (Some(n), true),
+        BodyKind::Chunked | BodyKind::Eof => (None, true),
+    };
+    let keep_alive = req.framing.keep_alive;
+    let is_head = req.head.method == Method::Head;
+    let body = if has_body {
+        shared.set_phase(Phase::Body);
+        RequestBody::new(shared.clone(), epoch, length)
+    } else {
+        shared.set_phase(Phase::Handler);
+        RequestBody::empty()
+    };
+    let request = Request::new(req.head, body, shared.remote);
+    let (response, failed) = match (CatchUnwind(handler.call(request))).await {
+        Ok(r) => (r, false),
+        Err(msg) => {
+            tracing::error!(remote = %shared.remote, panic = %msg, "a handler panicked; answering 500");
+            let r = Response::text("Internal Server Error")
+                .with_status(StatusCode::INTERNAL_SERVER_ERROR);
+            (r, true)
+        }
+    };
+    // Any body reader still held by the handler is now stale.
+    shared.epoch.set(epoch + 1);
+    shared.set_phase(Phase::Handler);
+    // A shutdown may have begun while the handler ran.
+    let close = last || failed || server.draining.get() || shared.io.borrow().body_failed;
+    write_response(shared, response, close, keep_alive, is_head).await
+}
+
+/// Polls a handler future, turning a panic into an error message.
+struct CatchUnwind(Pin<Box<dyn Future<Output = Response>>>);
+
+impl Future for CatchUnwind {
+    type Output = Result<Response, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
+            Ok(Poll::Ready(r)) => Poll::Ready(Ok(r)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(p) => {
+                let msg = if let Some(s) = p.downcast_ref::<&str>() {
+                    (*s).to_owned()
+                } else if let Some(s) = p.downcast_ref::<String>() {
+                    s.clone()
+                } else {
+                    "<non-string panic payload>".to_owned()
+                };
+                Poll::Ready(Err(msg))
+            }
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Writing responses: the head and framing into the output buffer, and the
+//! body from memory, a stream, or a file.
+//!
+//! A body goes out with backpressure: a streamed body is polled for its
+//! next chunk only when the output is below the high-water mark, and a large
+//! one is written from where it is, without a copy. A file body goes from
+//! the page cache to the socket with `sendfile(2)` (see
+//! [`ServerConfig::sendfile`](super::ServerConfig::sendfile) for the
+//! page-cache assumption), in calls of at most [`FILE_CHUNK`] bytes, until
+//! the socket's buffer is full, then waits for writability, in the write
+//! timeout's phase; a file or socket that cannot use `sendfile` falls back
+//! to reading chunks on the worker pool.
+
+use std::future::poll_fn;
+use std::io;
+
+use waiter_proto::{ResponseHead, StatusCode};
+
+use super::buf;
+use super::conn::{ConnShared, Phase};
+use crate::body::Body;
+use crate::Response;
+
+/// Writes a response: head and body into the output buffer (a large or
+/// file body straight to the socket).
+pub(super) async fn write_response(
+    shared: &ConnShared,
+    response: Response,
+    close: bool,
+    keep_alive: bool,
+    is_head: bool,
+) -> io::Result<()> {
+    let Response {
+        status,
+        mut headers,
+        body,
+    } = response;
+    if close {
+        headers.insert("connection", "close");
+    }
+    // Our own fields go in as pre-built lines: no allocation per response.
+    let keep_alive_line: &[u8] = if !close && keep_alive && !headers.contains("keep-alive") {
+        &shared.keep_alive_line
+    } else {
+        b""
+    };
+    let own_date = !headers.contains("date");
+    let len = body.len();
+    let mut head = ResponseHead::new(status);
+    head.headers = headers;
+    {
+        let mut io = shared.io.borrow_mut();
+        let io = &mut *io;
+        if io.wbuf.capacity() == 0 {
+            io.wbuf = buf::take_out();
+        }
+        let written = crate::date::with_date_line(|date| {
+            EXTRA.with(|extra| {
+                let mut extra = extra.borrow_mut();
+                extra.clear();
+                if own_date {
+                    extra.extend_from_slice(date);
+                }
+                extra.extend_from_slice(keep_alive_line);
+                io.conn.write_head_with(head, len, &extra, &mut io.wbuf)
+            })
+        });
+        if let Err(e) = written {
+            tracing::error!(error = %e, "invalid response from handler; answering 500");
+            let mut h = ResponseHead::new(StatusCode::INTERNAL_SERVER_ERROR);
+            h.headers.insert("connection", "close");
+            io.conn
+                .write_head(h, Some(0), &mut io.wbuf)
+                .and_then(|()| io.conn.finish_response(&mut io.wbuf))
+                .map_err(io::Error::other)?;
+            return Ok(());
+        }
+    }
+    if !is_head {
+        write_body(shared, body).await?;
+    }
+    let mut io = shared.io.borrow_mut();
+    let io = &mut *io;
+    io.conn
+        .finish_response(&mut io.wbuf)
+        .map_err(io::Error::other)
+}
+
+thread_local! {
+    /// Scratch space for the field lines the server adds to a response.
+    static EXTRA: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The most bytes of a file sent by one `sendfile` call, or read by one
+/// pool job when `sendfile` is off or unsupported. It bounds how long a
+/// `sendfile` from a cold page cache can hold the loop.
+pub(super) const FILE_CHUNK: u64 = 256 * 1024;
+
+/// Bytes a file body may send without the socket blocking before the
+/// driver yields to the loop's other work.
+const YIELD_AFTER: u64 = 1024 * 1024;
+
+async fn write_body(shared: &ConnShared, body: Body) -> io::Result<()> {
+    let hwm = shared.config.write_high_water_mark;
+    let put = |data: &[u8]| {
+        let mut io = shared.io.borrow_mut();
+        let io = &mut *io;
+        io.conn
+            .write_body(data, &mut io.wbuf)
+            .map_err(io::Error::other)
+    };
+    match body {
+        Body::Empty => Ok(()),
+        Body::Full(b) if b.len() <= hwm => put(&b),
+        Body::Full(b) => {
+            // Large: frame it and write it from where it is, without a copy.
+            let frame = {
+                let mut io = shared.io.borrow_mut();
+                let frame = io.conn.body_frame(b.len()).map_err(io::Error::other)?;
+                io.wbuf.extend_from_slice(frame.prefix());
+                frame
+            };
+            shared.flush().await?;
+            if frame.sends_data() {
+                shared.write_waiting(&b).await?;
+            }
+            shared
+                .io
+                .borrow_mut()
+                .wbuf
+                .extend_from_slice(frame.suffix());
+            Ok(())
+        }
+        Body::Stream(mut s) => {
+            while let Some(chunk) = poll_fn(|cx| s.as_mut().poll_next(cx)).await {
+                put(&chunk?)?;
+                if shared.buffered() >= hwm {
+                    shared.flush().await?;
+                }
+            }
+            Ok(())
+        }
+        Body::File { file, offset, len } => {
+            // Framed once for the whole length; the data then goes out raw.
+            let frame = {
+                let mut io = shared.io.borrow_mut();
+                let len = usize::try_from(len).map_err(io::Error::other)?;
+                let frame = io.conn.body_frame(len).map_err(io::Error::other)?;
+                io.wbuf.extend_from_slice(frame.prefix());
+                frame
+            };
+            if frame.sends_data() {
+                send_file(shared, &file, offset, len).await?;
+            }
+            shared
+                .io
+                .borrow_mut()
+                .wbuf
+                .extend_from_slice(frame.suffix());
+            Ok(())
+        }
+    }
+}
+
+/// Sends `len` bytes of `file` from `offset` as they are (the framing is
+/// the caller's): with `sendfile` when enabled and supported, else read on
+/// the pool.
+async fn send_file(
+    shared: &ConnShared,
+    file: &waiter_rt::fs::File,
+    offset: u64,
+    len: u64,
+) -> io::Result<()> {
+    let end = offset + len;
+    let mut pos = offset;
+    if shared.config.sendfile {
+        // The head and any earlier responses go first.
+        shared.flush().await?;
+        let mut unblocked = 0;
+        while pos < end {
+            let n = (end - pos).min(FILE_CHUNK) as usize;
+            match shared.stream.try_sendfile(file, &mut pos, n) {
+                Ok(0) => return Err(shrank()),
+                Ok(k) => {
+                    unblocked += k as u64;
+                    if unblocked >= YIELD_AFTER {
+                        unblocked = 0;
+                        waiter_rt::yield_now().await;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    unblocked = 0;
+                    shared
+                        .set_phase_while(Phase::Writing, shared.stream.writable())
+                        .await;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // EINVAL, ENOSYS, EOPNOTSUPP: this file cannot be sent
+                // that way; nothing was sent by the failed call.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported
+                    ) =>
+                {
+                    tracing::debug!(error = %e, "sendfile unsupported; reading the file instead");
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let hwm = shared.config.write_high_water_mark;
+    while pos < end {
+        let n = (end - pos).min(FILE_CHUNK) as usize;
+        let chunk = file.read_at(pos, n).await?;
+        if chunk.is_empty() {
+            return Err(shrank());
+        }
+        pos += chunk.len() as u64;
+        shared.io.borrow_mut().wbuf.extend_from_slice(&chunk);
+        if shared.buffered() >= hwm {
+            shared.flush().await?;
+        }
+    }
+    Ok(())
+}
+
+fn shrank() -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while being sent")
+}
