@@ -200,7 +200,22 @@ impl<T> TimerQueue<T> {
         self.slot(id)?;
         self.unlink(id.slot);
         let payload = self.slots.remove(id.slot as usize).payload;
+        if self.slots.is_empty() {
+            self.reset();
+        }
         Some(payload)
+    }
+
+    /// Once the last timer is gone: forgets the slab's free list, so the
+    /// next timers take slots in address order again instead of wherever
+    /// the last ones happened to fire, and drops the heap's garbage.
+    /// (Generations keep growing, so old ids still name nothing.)
+    fn reset(&mut self) {
+        debug_assert!(self.lists.is_empty());
+        self.slots.clear();
+        self.lists.clear();
+        self.heap.clear();
+        self.stale = 0;
     }
 
     /// Re-arms the timer at `start + after`, as if newly inserted (it goes

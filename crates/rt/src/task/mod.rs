@@ -149,6 +149,12 @@ impl Tasks {
             state,
             ..
         } = slab.remove(key);
+        if slab.is_empty() {
+            // Forget the free list, so the next tasks take slots in address
+            // order again (tokens carry a generation, so old ones name
+            // nothing).
+            slab.clear();
+        }
         if Header::is_unique(&mut header) {
             let mut free = self.free_headers.borrow_mut();
             if free.len() < header::FREE_HEADERS {
