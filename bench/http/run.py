@@ -434,7 +434,10 @@ def idle(name):
             ready = client.stdout.readline().split()
             if not ready or ready[0] != "ready":
                 raise RuntimeError(f"idle client failed against {name}")
-            time.sleep(1.0)
+            # waiter parks the connections that went idle while it held few
+            # (under ServerConfig::park_above) at its next timeout sweep,
+            # once they have been idle for a second: give every server that.
+            time.sleep(2.5)
             after = proc_status_kib(s.pid, "VmRSS")
             client.stdin.close()
             alive = int(client.stdout.readline().split()[1])

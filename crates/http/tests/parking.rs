@@ -19,7 +19,7 @@ async fn echo(req: Request) -> Response {
 
 #[test]
 fn requests_after_idle_gaps_and_split_heads_are_served() {
-    let srv = start(Server::builder(), || echo);
+    let srv = start(Server::builder().park_above(0), || echo);
     let mut s = connect(srv.addr);
     for i in 0..300 {
         s.write_all(format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
@@ -48,7 +48,10 @@ fn requests_after_idle_gaps_and_split_heads_are_served() {
 
 #[test]
 fn max_requests_per_socket_counts_across_idle_gaps() {
-    let srv = start(Server::builder().max_requests_per_socket(3), || echo);
+    let srv = start(
+        Server::builder().park_above(0).max_requests_per_socket(3),
+        || echo,
+    );
     let mut s = connect(srv.addr);
     for i in 1..=2 {
         s.write_all(format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
@@ -68,6 +71,7 @@ fn idle_timeouts_depend_on_whether_a_request_was_served() {
     // Before the first request the head timeout applies, after it the
     // keep-alive timeout; both while the connection is parked.
     let builder = Server::builder()
+        .park_above(0)
         .headers_timeout(Duration::from_millis(1000))
         .keep_alive_timeout(Duration::from_millis(3000));
     let srv = start(builder, || echo);
@@ -106,7 +110,7 @@ fn idle_timeouts_depend_on_whether_a_request_was_served() {
 
 #[test]
 fn a_handler_that_keeps_its_request_does_not_break_the_connection() {
-    let srv = start(Server::builder(), || {
+    let srv = start(Server::builder().park_above(0), || {
         |mut req: Request| async move {
             if req.path() == "/keep" {
                 // The request (and its body) outlives the response.
@@ -142,6 +146,7 @@ fn parked_connections_are_counted_and_close_when_the_client_does() {
     let lp = waiter_rt::Loop::new().unwrap();
     lp.block_on(async {
         let server = Server::builder()
+            .park_above(0)
             .listen("127.0.0.1:0".parse().unwrap(), echo)
             .unwrap();
         let addr = server.local_addr();
@@ -173,6 +178,7 @@ fn parked_connections_are_counted_and_close_when_the_client_does() {
         }
         waiter_rt::sleep(Duration::from_millis(50)).await;
         assert_eq!(server.connections(), 20);
+        assert_eq!(server.parked_connections(), 20);
         tx.send(()).unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
         while server.connections() > 0 {
@@ -193,5 +199,50 @@ fn parked_connections_are_counted_and_close_when_the_client_does() {
         .unwrap();
         assert_eq!(status(&r), 200);
         server.shutdown(Duration::from_secs(1)).await;
+    });
+}
+
+#[test]
+fn a_small_server_parks_an_idle_connection_only_after_the_sweep_sees_it_idle() {
+    let lp = waiter_rt::Loop::new().unwrap();
+    lp.block_on(async {
+        // Few connections (under the default `park_above`): a connection
+        // keeps its task between quick requests, and parks once it has been
+        // idle through a sweep.
+        let server = Server::builder()
+            .listen("127.0.0.1:0".parse().unwrap(), echo)
+            .unwrap();
+        let addr = server.local_addr();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let client = std::thread::spawn(move || {
+            let mut s = connect(addr);
+            for i in 0..3 {
+                s.write_all(format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+                    .unwrap();
+                read_responses(&mut s, 1);
+            }
+            rx.recv().unwrap();
+            s.write_all(b"GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            let r = read_responses(&mut s, 1);
+            assert_eq!(body(&r[0]), "/again");
+        });
+        while server.requests() < 3 {
+            waiter_rt::sleep(Duration::from_millis(5)).await;
+        }
+        waiter_rt::sleep(Duration::from_millis(300)).await;
+        assert_eq!(server.connections(), 1);
+        assert_eq!(server.parked_connections(), 0, "parked too early");
+        let deadline = Instant::now() + Duration::from_secs(4);
+        while server.parked_connections() == 0 {
+            assert!(Instant::now() < deadline, "never parked");
+            waiter_rt::sleep(Duration::from_millis(50)).await;
+        }
+        // A parked connection still serves its next request.
+        tx.send(()).unwrap();
+        waiter_rt::spawn_blocking(move || client.join().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(server.requests(), 4);
     });
 }

@@ -39,6 +39,14 @@ pub struct ServerConfig {
     /// would hold the loop for the duration of that read. Off: files are
     /// read on the worker pool and written from a buffer.
     pub sendfile: bool,
+    /// When an idle keep-alive connection gives up its task and buffers and
+    /// is parked as its socket and a few fields (about 200 bytes). While the
+    /// server holds more than this many connections, a connection parks as
+    /// soon as it goes idle; otherwise it keeps its task until the timeout
+    /// sweep finds it idle for a second, so the busy connections of a small
+    /// server do not pay for parking and restarting between requests. 0
+    /// parks every idle connection at once.
+    pub park_above: usize,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +63,7 @@ impl Default for ServerConfig {
             linger: Duration::from_secs(2),
             backlog: 1024,
             sendfile: true,
+            park_above: 256,
         }
     }
 }
@@ -62,7 +71,7 @@ impl Default for ServerConfig {
 impl fmt::Display for ServerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let l = &self.limits;
-        let rows: [(&str, String); 15] = [
+        let rows: [(&str, String); 16] = [
             ("headers_timeout", format!("{:?}", self.headers_timeout)),
             ("request_timeout", format!("{:?}", self.request_timeout)),
             (
@@ -82,6 +91,7 @@ impl fmt::Display for ServerConfig {
             ("linger", format!("{:?}", self.linger)),
             ("backlog", self.backlog.to_string()),
             ("sendfile", self.sendfile.to_string()),
+            ("park_above", format!("{} connections", self.park_above)),
             ("max_head_bytes", format!("{} bytes", l.max_head_bytes)),
             ("max_request_line", format!("{} bytes", l.max_request_line)),
             ("max_headers", l.max_headers.to_string()),

@@ -18,7 +18,7 @@ use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -126,6 +126,11 @@ pub(crate) struct ConnShared {
     pub(super) closed: Cell<bool>,
     /// Set if parking failed: the connection keeps its task.
     no_park: Cell<bool>,
+    /// Set by the sweep on a connection idle for a while: park when next
+    /// polled idle.
+    park_now: Cell<bool>,
+    /// The driver's waker while it waits idle, for the sweep to wake it.
+    idle_waker: RefCell<Option<Waker>>,
     /// `keep-alive: timeout=N\r\n`, shared by the server's connections.
     pub(super) keep_alive_line: Rc<[u8]>,
 }
@@ -159,6 +164,8 @@ impl ConnShared {
             served: Cell::new(0),
             closed: Cell::new(false),
             no_park: Cell::new(false),
+            park_now: Cell::new(false),
+            idle_waker: RefCell::new(None),
             keep_alive_line,
         }
     }
@@ -195,6 +202,36 @@ impl ConnShared {
     /// Keeps this connection's task for its whole life.
     pub(crate) fn never_park(&self) {
         self.no_park.set(true);
+    }
+
+    /// Whether the sweep asked this idle connection to park.
+    pub(super) fn park_requested(&self) -> bool {
+        self.park_now.get()
+    }
+
+    /// Remembers the idle driver's waker, for [`Self::request_park`].
+    pub(super) fn set_idle_waker(&self, w: &Waker) {
+        let mut slot = self.idle_waker.borrow_mut();
+        if !slot.as_ref().is_some_and(|old| old.will_wake(w)) {
+            *slot = Some(w.clone());
+        }
+    }
+
+    /// Leaves the idle wait: forgets the waker and any park request.
+    pub(super) fn end_idle(&self) {
+        self.park_now.set(false);
+        drop(self.idle_waker.borrow_mut().take());
+    }
+
+    /// Asks the idle driver to park (the sweep's call for a connection idle
+    /// for a while).
+    pub(crate) fn request_park(&self) {
+        if self.phase.get() == Phase::Idle && !self.park_now.replace(true) {
+            let w = self.idle_waker.borrow_mut().take();
+            if let Some(w) = w {
+                w.wake();
+            }
+        }
     }
 
     /// When the idle phase began.

@@ -72,15 +72,22 @@ enum Idle {
 }
 
 /// Waits for the next request on a connection with no unconsumed input,
-/// parking it if nothing else holds it.
+/// parking it if nothing else holds it and either the server holds more
+/// than [`park_above`](crate::ServerConfig::park_above) connections or the
+/// sweep has asked for it.
 async fn wait_idle(shared: &Rc<ConnShared>, server: &ServerInner, key: usize) -> io::Result<Idle> {
     loop {
         shared.io.borrow_mut().release_buffers();
         shared.set_phase(Phase::Idle);
         let parked = poll_fn(|cx| {
-            let park =
-                !server.draining.get() && Rc::strong_count(shared) == OWNERS && shared.parkable();
+            let now =
+                shared.park_requested() || server.conns.borrow().len() > shared.config.park_above;
+            let park = now
+                && !server.draining.get()
+                && Rc::strong_count(shared) == OWNERS
+                && shared.parkable();
             if !park {
+                shared.set_idle_waker(cx.waker());
                 return shared.stream.poll_read_ready(cx).map(|()| None);
             }
             // One step: either readiness is there (the driver reads on), or
@@ -95,6 +102,7 @@ async fn wait_idle(shared: &Rc<ConnShared>, server: &ServerInner, key: usize) ->
             }
         })
         .await;
+        shared.end_idle();
         if let Some(gen) = parked {
             return Ok(Idle::Park(gen));
         }

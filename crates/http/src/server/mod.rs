@@ -119,6 +119,8 @@ impl ServerBuilder {
         linger: Duration);
     setter!(/// See [`ServerConfig::sendfile`].
         sendfile: bool);
+    setter!(/// See [`ServerConfig::park_above`].
+        park_above: usize);
 
     /// Replaces every setting.
     pub fn config(mut self, config: ServerConfig) -> Self {
@@ -275,6 +277,17 @@ impl ServerHandle {
     /// Open connections.
     pub fn connections(&self) -> usize {
         self.inner.conns.borrow().len()
+    }
+
+    /// Open connections that are idle and parked: no task, no buffer, only
+    /// their socket and a few fields (see [`ServerConfig::park_above`]).
+    pub fn parked_connections(&self) -> usize {
+        self.inner
+            .conns
+            .borrow()
+            .iter()
+            .filter(|(_, e)| matches!(e, park::Entry::Parked(_)))
+            .count()
     }
 
     /// Requests served so far.

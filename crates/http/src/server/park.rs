@@ -13,8 +13,13 @@
 //! **Parking.** The driver parks when it would otherwise wait for the next
 //! request: nothing is buffered in either direction, the parser is between
 //! requests, the server is not draining, and no one else holds the
-//! connection (a handler may keep a request body). It then asks the socket
-//! for read readiness with a [`ParkWaker`] instead of its own waker:
+//! connection (a handler may keep a request body). When it parks depends on
+//! the load: while the server holds more than `park_above` connections, at
+//! once; otherwise only once the sweep has seen it idle for [`PARK_IDLE`],
+//! so a small server's busy keep-alive connections keep their task between
+//! requests (parking and restarting one costs about a microsecond). It then
+//! asks the socket for read readiness with a [`ParkWaker`] instead of its
+//! own waker:
 //!
 //! **Invariant: a parked socket with bytes to read is never forgotten.** The
 //! reactor is edge-triggered, so the check and the registration are one
@@ -47,6 +52,10 @@ use waiter_rt::net::TcpStream;
 
 use super::conn::{ConnShared, Phase};
 use super::{drive, Handler, ServerConfig, ServerInner};
+
+/// How long a connection stays idle with its task before the sweep asks it
+/// to park, when the server holds few connections.
+pub(crate) const PARK_IDLE: Duration = Duration::from_secs(1);
 
 /// One open connection in the registry.
 pub(crate) enum Entry {
@@ -338,6 +347,11 @@ impl ServerInner {
         let now = waiter_rt::time::now();
         for c in self.active() {
             c.check_timeouts(now, &self.config);
+            if c.phase() == Phase::Idle
+                && now.saturating_duration_since(c.idle_since()) >= PARK_IDLE
+            {
+                c.request_park();
+            }
         }
         let now_ms = millis(now.saturating_duration_since(self.started));
         for key in self.parked_where(|p| p.expired(now_ms, &self.config)) {
