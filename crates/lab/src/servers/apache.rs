@@ -11,10 +11,11 @@
 //! blocking on its own persistent database connection
 //! (`stream_socket_client` with `STREAM_CLIENT_PERSISTENT`); keep-alive on
 //! with no request limit and waiter's keep-alive timeout; waiter's listen
-//! backlog. `usleep` for [`Wait::Timer`]; CPU work burnt in the worker, for
-//! the same CPU time as the Rust models (calibrated with the `php` command
-//! of the same version before Apache starts). OPcache is on, as in any
-//! production PHP; no access log is written.
+//! backlog. `usleep` for [`Wait::Timer`]; CPU work burnt in the worker
+//! until the process has used the same CPU time as the Rust models' work
+//! (measured with `getrusage` as it burns, so neither the interpreter's
+//! speed nor OPcache's JIT changes it). OPcache is on, as in any production
+//! PHP; no access log is written.
 //!
 //! Running as root, Apache's workers switch to `www-data` (or `nobody`),
 //! which is why the temporary directory and its files are world-readable;
@@ -124,11 +125,7 @@ pub fn start(cfg: AppConfig, processes: usize) -> io::Result<RunningServer> {
     let n = processes.max(1);
     let dir = TempDir::new("apache")?;
     dir.write("php.ini", PHP_INI)?;
-    write_app(&dir, &cfg, 0)?;
-    if cfg.cpu_iters > 0 {
-        let iters = calibrate_php(&install, &dir, external::cpu_time_of(cfg.cpu_iters))?;
-        write_app(&dir, &cfg, iters)?;
-    }
+    write_app(&dir, &cfg, external::cpu_time_of(cfg.cpu_iters))?;
     let mut last = String::new();
     // The port is chosen before Apache binds it; another process may take
     // it meanwhile, so a few attempts.
@@ -239,8 +236,9 @@ log_errors = On
 memory_limit = 128M
 ";
 
-/// Writes `app.php` with the settings of `cfg` and `cpu_iters`.
-fn write_app(dir: &TempDir, cfg: &AppConfig, cpu_iters: u64) -> io::Result<()> {
+/// Writes `app.php` with the settings of `cfg` and `cpu`, the CPU time each
+/// request burns.
+fn write_app(dir: &TempDir, cfg: &AppConfig, cpu: Duration) -> io::Result<()> {
     let wait = match cfg.wait {
         Wait::Db => "db",
         Wait::Timer => "timer",
@@ -250,44 +248,12 @@ fn write_app(dir: &TempDir, cfg: &AppConfig, cpu_iters: u64) -> io::Result<()> {
         .db_addr
         .map_or_else(String::new, |a| format!("tcp://{a}"));
     let config = format!(
-        "const LAB_WAIT = '{wait}';\nconst LAB_DB = '{db}';\nconst LAB_DELAY_US = {};\nconst LAB_CPU_ITERS = {cpu_iters};",
-        cfg.delay.as_micros()
+        "const LAB_WAIT = '{wait}';\nconst LAB_DB = '{db}';\nconst LAB_DELAY_US = {};\nconst LAB_CPU_SECS = {:.9};",
+        cfg.delay.as_micros(),
+        cpu.as_secs_f64()
     );
     dir.write("app.php", &APP_PHP.replacen("/*LAB_CONFIG*/", &config, 1))?;
     Ok(())
-}
-
-/// Iterations of the PHP burn loop that take `target` of CPU, measured by
-/// the `php` command of mod_php's version with the same `php.ini`.
-fn calibrate_php(install: &Install, dir: &TempDir, target: Duration) -> io::Result<u64> {
-    let versioned = format!("php{}", install.php_version);
-    let php = external::find_program(&versioned, &["/usr/bin", "/usr/local/bin"])
-        .or_else(|| external::find_program("php", &["/usr/bin", "/usr/local/bin"]))
-        .ok_or_else(|| {
-            io::Error::other(format!(
-                "{versioned} (the command-line PHP) is needed to calibrate the CPU work: apt-get install php-cli"
-            ))
-        })?;
-    let out = Command::new(php)
-        .arg("-c")
-        .arg(dir.path().join("php.ini"))
-        .arg("-d")
-        .arg("opcache.enable_cli=1")
-        .arg(dir.path().join("app.php"))
-        .arg(format!("{:.9}", target.as_secs_f64()))
-        .env("PHP_INI_SCAN_DIR", "")
-        .env_remove("PHPRC")
-        .stdin(Stdio::null())
-        .output()?;
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .map_err(|_| {
-            io::Error::other(format!(
-                "PHP calibration failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
-        })
 }
 
 /// The user and group the workers run as when Apache starts as root.

@@ -4,9 +4,7 @@
 // serves one request at a time and blocks on its own persistent database
 // connection, like a worker of the prefork model.
 //
-// The lab writes the settings below when it generates this file. Run from
-// the command line (`php app.php SECONDS`), it prints the iterations of
-// burn() that take SECONDS of CPU, so the lab can calibrate the CPU work.
+// The lab writes the settings below when it generates this file.
 
 /*LAB_CONFIG*/
 
@@ -70,6 +68,26 @@ function burn(int $iters): int
     return $h;
 }
 
+// CPU seconds this process has run.
+function cpu_secs(): float
+{
+    $r = getrusage();
+    return $r['ru_utime.tv_sec'] + $r['ru_stime.tv_sec']
+        + ($r['ru_utime.tv_usec'] + $r['ru_stime.tv_usec']) / 1e6;
+}
+
+// Burns `$secs` of this process's CPU time, measured as it goes: the CPU
+// time the Rust models spend on their work, whatever PHP's speed.
+function burn_for(float $secs): int
+{
+    $end = cpu_secs() + $secs;
+    $h = 0;
+    do {
+        $h ^= burn(2000);
+    } while (cpu_secs() < $end);
+    return $h;
+}
+
 // One query on this worker's persistent connection: `Q <id>`, then block
 // for `R <id> <row>`. null when the database cannot be reached; a failed
 // connection is closed so the next request opens a new one.
@@ -96,30 +114,6 @@ function db_query(string $id): ?string
     return substr($line, strlen($prefix), -1);
 }
 
-// Grows the run until it takes 20 ms of CPU, then keeps the fastest of
-// three runs of that size.
-if (PHP_SAPI === 'cli') {
-    // CPU seconds (not wall time: a busy machine must not inflate it).
-    $cpu = function (): float {
-        $r = getrusage();
-        return $r['ru_utime.tv_sec'] + $r['ru_stime.tv_sec']
-            + ($r['ru_utime.tv_usec'] + $r['ru_stime.tv_usec']) / 1e6;
-    };
-    $timed = function (int $iters) use ($cpu): float {
-        $t = $cpu();
-        burn($iters);
-        return $cpu() - $t;
-    };
-    $secs = (float) ($argv[1] ?? '0');
-    $iters = 10000;
-    while ($timed($iters) < 0.02) {
-        $iters *= 4;
-    }
-    $best = min($timed($iters), $timed($iters), $timed($iters));
-    echo max(1, (int) ($secs / ($best / $iters))), "\n";
-    exit(0);
-}
-
 $id = item_id($_SERVER['REQUEST_URI'] ?? '/');
 switch (LAB_WAIT) {
     case 'db':
@@ -137,8 +131,8 @@ if ($row === null) {
     header('Content-Length: 0');
     exit;
 }
-if (LAB_CPU_ITERS > 0) {
-    burn(LAB_CPU_ITERS);
+if (LAB_CPU_SECS > 0) {
+    burn_for(LAB_CPU_SECS);
 }
 $body = '{"ok":true,"item":' . $row . '}';
 header('Content-Type: application/json');
