@@ -37,7 +37,7 @@ pub(crate) enum Command {
 #[derive(Debug, Args)]
 pub(crate) struct LabArgs {
     /// The full sweep (10 to 5,000 connections, 10 s steps) instead of the
-    /// quick one (about a minute).
+    /// quick one (about a minute; 1.5 minutes with Node and Apache).
     #[arg(long)]
     pub(crate) full: bool,
     /// The quick sweep (the default; kept for scripts that say so).

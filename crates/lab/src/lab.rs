@@ -135,7 +135,8 @@ impl Default for LabOptions {
 }
 
 impl LabOptions {
-    /// About a minute: concurrency 10, 100 and 1,000, 2 s steps, 1,000
+    /// About a minute for the four Rust models (a minute and a half with
+    /// Node and Apache): concurrency 10, 100 and 1,000, 2 s steps, 1,000
     /// idle connections.
     pub fn quick() -> LabOptions {
         LabOptions {
