@@ -429,11 +429,14 @@ impl ConnShared {
             return Ok(());
         }
         // Usually the socket takes it all at once; only a write that has to
-        // wait enters the Writing phase (and its timeout).
+        // wait enters the Writing phase (and its timeout). That rare wait's
+        // state is boxed, so every connection's future stays small.
         let r = match self.stream.try_write(&out) {
             Ok(n) if n == out.len() => Ok(()),
-            Ok(n) => self.write_waiting(&out[n..]).await,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.write_waiting(&out).await,
+            Ok(n) => Box::pin(self.write_waiting(&out[n..])).await,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                Box::pin(self.write_waiting(&out)).await
+            }
             Err(e) => Err(e),
         };
         let mut out = out;

@@ -179,13 +179,18 @@ async fn drive(
 }
 
 /// Runs the handler for one request and writes its response.
-async fn respond(
-    shared: &Rc<ConnShared>,
+///
+/// Not an `async fn`: the request is turned into the handler's future
+/// before the returned future starts, so that future holds neither the
+/// parsed request nor the `Request` (an `async fn` keeps its arguments for
+/// its whole life, and this future lives in every connection's task).
+fn respond<'a>(
+    shared: &'a Rc<ConnShared>,
     handler: &dyn Handler,
     req: ParsedRequest,
     last: bool,
-    server: &ServerInner,
-) -> io::Result<()> {
+    server: &'a ServerInner,
+) -> impl Future<Output = io::Result<()>> + 'a {
     let epoch = shared.epoch.get() + 1;
     shared.epoch.set(epoch);
     {
@@ -217,21 +222,24 @@ async fn respond(
         RequestBody::empty()
     };
     let request = Request::new(req.head, body, shared.remote);
-    let (response, failed) = match (CatchUnwind(handler.call(request))).await {
-        Ok(r) => (r, false),
-        Err(msg) => {
-            tracing::error!(remote = %shared.remote, panic = %msg, "a handler panicked; answering 500");
-            let r = Response::text("Internal Server Error")
-                .with_status(StatusCode::INTERNAL_SERVER_ERROR);
-            (r, true)
-        }
-    };
-    // Any body reader still held by the handler is now stale.
-    shared.epoch.set(epoch + 1);
-    shared.set_phase(Phase::Handler);
-    // A shutdown may have begun while the handler ran.
-    let close = last || failed || server.draining.get() || shared.io.borrow().body_failed;
-    write_response(shared, response, close, keep_alive, is_head).await
+    let call = CatchUnwind(handler.call(request));
+    async move {
+        let (response, failed) = match call.await {
+            Ok(r) => (r, false),
+            Err(msg) => {
+                tracing::error!(remote = %shared.remote, panic = %msg, "a handler panicked; answering 500");
+                let r = Response::text("Internal Server Error")
+                    .with_status(StatusCode::INTERNAL_SERVER_ERROR);
+                (r, true)
+            }
+        };
+        // Any body reader still held by the handler is now stale.
+        shared.epoch.set(epoch + 1);
+        shared.set_phase(Phase::Handler);
+        // A shutdown may have begun while the handler ran.
+        let close = last || failed || server.draining.get() || shared.io.borrow().body_failed;
+        write_response(shared, response, close, keep_alive, is_head).await
+    }
 }
 
 /// Polls a handler future, turning a panic into an error message.

@@ -77,7 +77,16 @@ pub(super) async fn write_response(
         }
     }
     if !is_head {
-        write_body(shared, body).await?;
+        match body {
+            Body::Empty => {}
+            Body::Full(b) if b.len() <= shared.config.write_high_water_mark => {
+                put_body(shared, &b)?;
+            }
+            // Large, streamed and file bodies wait for the socket. Their
+            // state (about 800 bytes) is boxed, so the future of every
+            // connection stays small for the common, small body.
+            body => Box::pin(write_body(shared, body)).await?,
+        }
     }
     let mut io = shared.io.borrow_mut();
     let io = &mut *io;
@@ -100,15 +109,18 @@ pub(super) const FILE_CHUNK: u64 = 256 * 1024;
 /// driver yields to the loop's other work.
 const YIELD_AFTER: u64 = 1024 * 1024;
 
+/// Frames `data` as (part of) the body into the output buffer.
+fn put_body(shared: &ConnShared, data: &[u8]) -> io::Result<()> {
+    let mut io = shared.io.borrow_mut();
+    let io = &mut *io;
+    io.conn
+        .write_body(data, &mut io.wbuf)
+        .map_err(io::Error::other)
+}
+
 async fn write_body(shared: &ConnShared, body: Body) -> io::Result<()> {
     let hwm = shared.config.write_high_water_mark;
-    let put = |data: &[u8]| {
-        let mut io = shared.io.borrow_mut();
-        let io = &mut *io;
-        io.conn
-            .write_body(data, &mut io.wbuf)
-            .map_err(io::Error::other)
-    };
+    let put = |data: &[u8]| put_body(shared, data);
     match body {
         Body::Empty => Ok(()),
         Body::Full(b) if b.len() <= hwm => put(&b),
