@@ -101,8 +101,8 @@ pub(crate) fn write_fields(headers: &Headers, out: &mut Vec<u8>) -> Result<(), E
 }
 
 fn check_fields(headers: &Headers) -> Result<(), EncodeError> {
-    for (name, value) in headers.iter() {
-        if name.is_empty() || !name.bytes().all(is_tchar) {
+    for (name, value) in headers.iter_bytes() {
+        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
             return Err(EncodeErrorKind::HeaderName.into());
         }
         if !value.iter().all(|&b| is_field_byte(b)) {
@@ -113,8 +113,11 @@ fn check_fields(headers: &Headers) -> Result<(), EncodeError> {
 }
 
 fn push_fields(headers: &Headers, out: &mut Vec<u8>) {
-    for (name, value) in headers.iter() {
-        out.extend_from_slice(name.as_bytes());
+    // Room for every line: names and values (and any orphaned bytes), and
+    // 4 bytes of punctuation a line.
+    out.reserve(headers.bytes_len() + 4 * headers.len());
+    for (name, value) in headers.iter_bytes() {
+        out.extend_from_slice(name);
         out.extend_from_slice(b": ");
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");

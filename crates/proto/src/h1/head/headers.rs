@@ -203,6 +203,18 @@ impl Headers {
         }
     }
 
+    /// All fields in order, names as bytes (no UTF-8 check: for encoding).
+    pub(crate) fn iter_bytes(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.fields
+            .iter()
+            .map(|f| (f.name(&self.bytes), f.value(&self.bytes)))
+    }
+
+    /// The bytes of every name and value together.
+    pub(crate) fn bytes_len(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// All fields in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
         self.fields.iter().map(|f| {
