@@ -84,7 +84,7 @@ pub(crate) fn scan_head(
     let mut fields = 0;
     loop {
         let rest = &buf[line..];
-        let Some(off) = rest.iter().position(|&b| b == b'\r' || b == b'\n') else {
+        let Some(off) = find_line_end(rest) else {
             if !rest.is_empty() {
                 check_limits(limits, line, rest.len(), !started, start)?;
             }
@@ -121,6 +121,32 @@ pub(crate) fn scan_head(
         }
         line = eol + 2;
     }
+}
+
+/// The index of the first CR or LF in `b`: eight bytes at a time (the
+/// classic "has a zero byte" bit trick on `word ^ 0x0d0d..` and
+/// `word ^ 0x0a0a..`), then byte by byte for the tail. The lowest flagged
+/// byte of a word is always a real match (a false flag can only follow one).
+fn find_line_end(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let mut i = 0;
+    while i + 8 <= b.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        let w = u64::from_le_bytes(w);
+        let hits =
+            zero_byte(w ^ (ONES * u64::from(b'\r'))) | zero_byte(w ^ (ONES * u64::from(b'\n')));
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b[i..]
+        .iter()
+        .position(|&c| c == b'\r' || c == b'\n')
+        .map(|p| i + p)
 }
 
 /// Checks a line of `len` bytes starting at `line` against the limits.
@@ -246,6 +272,31 @@ mod tests {
 
     fn scan(buf: &[u8]) -> Result<Option<Scan>, ErrorKind> {
         scan_head(buf, &Limits::default(), StartLine::Request).map_err(|e| e.kind())
+    }
+
+    #[test]
+    fn line_ends_are_found_at_every_offset() {
+        for len in 0..40 {
+            for at in 0..=len {
+                for end in [b'\r', b'\n'] {
+                    let mut b: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+                    let want = (at < len).then_some(at);
+                    if at < len {
+                        b[at] = end;
+                        // Bytes that differ from CR and LF by one bit, and
+                        // 0x8d/0x8a, after the match must not matter.
+                        for (k, x) in b.iter_mut().enumerate().skip(at + 1) {
+                            *x = [0x0c, 0x0b, 0x8d, 0x8a, 0x0e][k % 5];
+                        }
+                    }
+                    assert_eq!(find_line_end(&b), want, "len {len} at {at}");
+                }
+            }
+        }
+        assert_eq!(
+            find_line_end(&[0x8d, 0x8a, 0x0c, 0x2d, 0x2a, 0x0b, 0x0e, 0x00, 0x01]),
+            None
+        );
     }
 
     #[test]
