@@ -11,14 +11,58 @@
 ///
 /// Names and values live back to back in one byte buffer, indexed by a
 /// vector of fields, so a head costs two allocations however many fields it
-/// has (instead of two per field). Bytes orphaned by `insert` and `remove`
-/// are reclaimed once they outweigh the live ones.
+/// has (instead of two per field), and none in the steady state: a dropped
+/// map leaves its (small) buffers to the thread's next map. Bytes orphaned
+/// by `insert` and `remove` are reclaimed once they outweigh the live ones.
 #[derive(Clone, Default)]
 pub struct Headers {
     /// Names and values, back to back.
     bytes: Vec<u8>,
     /// Where each field's name and value are in `bytes`, in order.
     fields: Vec<Field>,
+}
+
+/// How many dropped maps' buffers a thread keeps for its next maps.
+const SPARE_MAPS: usize = 64;
+
+/// Buffers larger than these are freed rather than kept.
+const SPARE_BYTES: usize = 4096;
+const SPARE_FIELDS: usize = 64;
+
+thread_local! {
+    /// Empty buffers of dropped maps. A server builds and drops a request
+    /// map and a response map per request; reusing their buffers spares the
+    /// allocator four calls a request.
+    static SPARE: std::cell::RefCell<Vec<(Vec<u8>, Vec<Field>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A dropped map's empty buffers, if the thread has any.
+fn spare() -> Option<(Vec<u8>, Vec<Field>)> {
+    SPARE
+        .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()))
+        .ok()
+        .flatten()
+}
+
+impl Drop for Headers {
+    fn drop(&mut self) {
+        let (b, f) = (self.bytes.capacity(), self.fields.capacity());
+        if (b == 0 && f == 0) || b > SPARE_BYTES || f > SPARE_FIELDS {
+            return;
+        }
+        let mut bytes = std::mem::take(&mut self.bytes);
+        let mut fields = std::mem::take(&mut self.fields);
+        bytes.clear();
+        fields.clear();
+        let _ = SPARE.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                if s.len() < SPARE_MAPS {
+                    s.push((bytes, fields));
+                }
+            }
+        });
+    }
 }
 
 /// One field's place in the byte buffer. Its name is ASCII-checked UTF-8
@@ -69,18 +113,29 @@ impl Headers {
 
     /// An empty map with room for `n` fields.
     pub fn with_capacity(n: usize) -> Headers {
-        Headers {
-            bytes: Vec::with_capacity(n * 24),
-            fields: Vec::with_capacity(n),
-        }
+        Headers::with_capacity_bytes(n, n * 24)
     }
 
     /// An empty map with room for `n` fields of `bytes` bytes in all.
     pub(crate) fn with_capacity_bytes(n: usize, bytes: usize) -> Headers {
-        Headers {
-            bytes: Vec::with_capacity(bytes),
-            fields: Vec::with_capacity(n),
+        let mut h = Headers::new();
+        if n > 0 {
+            h.reserve(n, bytes);
         }
+        h
+    }
+
+    /// Room for `n` more fields of `bytes` bytes, starting from a dropped
+    /// map's buffers when this one has none.
+    fn reserve(&mut self, n: usize, bytes: usize) {
+        if self.fields.capacity() == 0 && self.bytes.capacity() == 0 {
+            if let Some((b, f)) = spare() {
+                self.bytes = b;
+                self.fields = f;
+            }
+        }
+        self.fields.reserve(n);
+        self.bytes.reserve(bytes);
     }
 
     /// Number of fields (a name appearing twice counts twice).
@@ -140,7 +195,11 @@ impl Headers {
         // One growth for both parts, and room for a few more fields.
         let need = name.len() + value.len();
         if self.bytes.capacity() - self.bytes.len() < need {
-            self.bytes.reserve(need.max(64));
+            if self.bytes.capacity() == 0 {
+                self.reserve(4, need.max(64));
+            } else {
+                self.bytes.reserve(need.max(64));
+            }
         }
         self.bytes.extend_from_slice(name.as_bytes());
         self.bytes.extend_from_slice(value);
@@ -304,6 +363,27 @@ mod tests {
         assert!(!h.contains_token("connection", "keep"));
         assert_eq!(h.list("connection").count(), 3);
         assert_eq!(trim_ows(b" \t "), b"");
+    }
+
+    #[test]
+    fn a_dropped_map_leaves_its_buffers_to_the_next_one() {
+        let mut h = Headers::new();
+        h.append("content-type", "text/plain; charset=utf-8");
+        let (bytes, fields) = (h.bytes.as_ptr(), h.fields.as_ptr());
+        drop(h);
+        let mut next = Headers::new();
+        next.append("host", "example.com");
+        assert_eq!(next.bytes.as_ptr(), bytes, "the byte buffer is reused");
+        assert_eq!(next.fields.as_ptr(), fields, "the field vector is reused");
+        assert_eq!(next.get_str("host"), Some("example.com"));
+        assert_eq!(next.len(), 1);
+        // A large map's buffers are freed, not kept.
+        let mut big = Headers::new();
+        big.append("x-big", vec![b'a'; SPARE_BYTES + 1]);
+        drop(big);
+        drop(next);
+        let spare = SPARE.with(|s| s.borrow().iter().map(|(b, _)| b.capacity()).max());
+        assert!(spare.is_some_and(|c| c <= SPARE_BYTES));
     }
 
     #[test]
