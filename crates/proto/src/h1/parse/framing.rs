@@ -139,7 +139,8 @@ pub(super) fn request_framing(
     limits: &Limits,
 ) -> Result<RequestFraming, ParseError> {
     let headers = &head.headers;
-    match (headers.count("host"), headers.get("host")) {
+    let p = Present::scan(headers);
+    match (p.hosts, p.host) {
         (n, _) if n > 1 => return Err(ErrorKind::DuplicateHost.into()),
         (_, None) if head.version == Version::Http11 => return Err(ErrorKind::MissingHost.into()),
         (_, Some(host)) if !valid_authority(host, false) => {
@@ -147,16 +148,17 @@ pub(super) fn request_framing(
         }
         _ => {}
     }
-    let body = body_kind(head.version, headers)?.unwrap_or(BodyKind::Empty);
+    let body = body_kind(head.version, headers, &p)?.unwrap_or(BodyKind::Empty);
     check_body_limit(body, limits)?;
     let http11 = head.version == Version::Http11;
     Ok(RequestFraming {
         body,
-        keep_alive: keep_alive(head.version, headers),
-        expect_continue: http11 && expects_continue(headers)?,
+        keep_alive: p.connection_allows_keep_alive(head.version, headers),
+        expect_continue: http11 && p.expect && expects_continue(headers)?,
         upgrade: http11
-            && headers.contains_token("connection", "upgrade")
-            && headers.contains("upgrade"),
+            && p.connection
+            && p.upgrade
+            && headers.contains_token("connection", "upgrade"),
         connect: head.method == Method::Connect,
     })
 }
@@ -173,7 +175,8 @@ pub(super) fn response_framing(
     let body = if *method == Method::Head || head.status.forbids_body() || tunnel {
         BodyKind::Empty
     } else {
-        body_kind(head.version, &head.headers)?.unwrap_or(BodyKind::Eof)
+        body_kind(head.version, &head.headers, &Present::scan(&head.headers))?
+            .unwrap_or(BodyKind::Eof)
     };
     check_body_limit(body, limits)?;
     let keep_alive = keep_alive(head.version, &head.headers) && body != BodyKind::Eof && !upgrade;
@@ -187,14 +190,67 @@ fn check_body_limit(body: BodyKind, limits: &Limits) -> Result<(), ParseError> {
     }
 }
 
+/// Which of the fields that framing looks at a head has, found in one pass
+/// over its fields, so the checks for absent fields (most of them, for most
+/// requests) cost nothing; present fields are then checked in full.
+#[derive(Debug, Default)]
+struct Present<'a> {
+    /// How many Host fields, and the first one's value.
+    hosts: usize,
+    host: Option<&'a [u8]>,
+    content_length: bool,
+    transfer_encoding: bool,
+    connection: bool,
+    expect: bool,
+    upgrade: bool,
+}
+
+impl<'a> Present<'a> {
+    fn scan(headers: &'a Headers) -> Present<'a> {
+        let mut p = Present::default();
+        for (name, value) in headers.iter_bytes() {
+            let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+            match name.len() {
+                4 if is("host") => {
+                    p.hosts += 1;
+                    p.host.get_or_insert(value);
+                }
+                6 if is("expect") => p.expect = true,
+                7 if is("upgrade") => p.upgrade = true,
+                10 if is("connection") => p.connection = true,
+                14 if is("content-length") => p.content_length = true,
+                17 if is("transfer-encoding") => p.transfer_encoding = true,
+                _ => {}
+            }
+        }
+        p
+    }
+
+    /// [`keep_alive`], skipping the Connection lookups when there is none.
+    fn connection_allows_keep_alive(&self, version: Version, headers: &Headers) -> bool {
+        if self.connection {
+            keep_alive(version, headers)
+        } else {
+            version == Version::Http11
+        }
+    }
+}
+
 /// The framing declared by Transfer-Encoding and Content-Length, or `None`
 /// if neither is present.
-fn body_kind(version: Version, headers: &Headers) -> Result<Option<BodyKind>, ParseError> {
-    if headers.contains("transfer-encoding") {
+fn body_kind(
+    version: Version,
+    headers: &Headers,
+    p: &Present<'_>,
+) -> Result<Option<BodyKind>, ParseError> {
+    if !p.transfer_encoding && !p.content_length {
+        return Ok(None);
+    }
+    if p.transfer_encoding {
         if version == Version::Http10 {
             return Err(ErrorKind::TransferEncodingInHttp10.into());
         }
-        if headers.contains("content-length") {
+        if p.content_length {
             return Err(ErrorKind::ContentLengthWithTransferEncoding.into());
         }
         check_transfer_codings(headers)?;
