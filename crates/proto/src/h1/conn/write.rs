@@ -69,15 +69,20 @@ impl Conn {
                 Version::Http11 => write_response_head(&head, out),
             };
         }
-        let plan = plan(&ex, status, declared_length(&head.headers, body_len)?)?;
+        let fields = Framing::scan(&head.headers);
+        let plan = plan(
+            &ex,
+            status,
+            declared_length(&head.headers, &fields, body_len)?,
+        )?;
         let keep_alive = ex.keep_alive
-            && !head.headers.contains_token("connection", "close")
+            && (!fields.connection || !head.headers.contains_token("connection", "close"))
             && !plan.encoder.is_close_delimited()
             && !self.body_waits_for_continue()
             && !self.is_last_response();
-        let framing = apply_plan(&plan, &mut head.headers);
+        let framing = apply_plan(&plan, &fields, &mut head.headers);
         if !plan.upgraded {
-            set_connection(&mut head.headers, keep_alive, ex.version);
+            set_connection(&mut head.headers, &fields, keep_alive, ex.version);
         }
         write_response_head_with(&head, &[framing.as_bytes(), extra], out)?;
         let front = self.queue.front_mut().expect("checked above");
@@ -179,10 +184,44 @@ impl Conn {
     }
 }
 
+/// Which framing fields the caller's head has, found in one pass, so the
+/// usual head (none of them) skips every lookup.
+struct Framing {
+    content_length: bool,
+    transfer_encoding: bool,
+    connection: bool,
+}
+
+impl Framing {
+    fn scan(headers: &Headers) -> Framing {
+        let mut f = Framing {
+            content_length: false,
+            transfer_encoding: false,
+            connection: false,
+        };
+        for (name, _) in headers.iter_bytes() {
+            match name.len() {
+                10 => f.connection |= name.eq_ignore_ascii_case(b"connection"),
+                14 => f.content_length |= name.eq_ignore_ascii_case(b"content-length"),
+                17 => f.transfer_encoding |= name.eq_ignore_ascii_case(b"transfer-encoding"),
+                _ => {}
+            }
+        }
+        f
+    }
+}
+
 /// The length from `body_len` and any Content-Length field; they must agree.
-fn declared_length(headers: &Headers, body_len: Option<u64>) -> Result<Option<u64>, EncodeError> {
-    if headers.contains("transfer-encoding") {
+fn declared_length(
+    headers: &Headers,
+    fields: &Framing,
+    body_len: Option<u64>,
+) -> Result<Option<u64>, EncodeError> {
+    if fields.transfer_encoding {
         return Err(EncodeErrorKind::FramingHeader.into());
+    }
+    if !fields.content_length {
+        return Ok(body_len);
     }
     let field = content_length(headers).map_err(|_| EncodeErrorKind::FramingHeader)?;
     match (body_len, field) {
@@ -248,16 +287,18 @@ impl FramingLine {
 
 /// Removes framing fields a plan forbids, and returns the field line it
 /// adds (`content-length` or `transfer-encoding`), if any.
-fn apply_plan(plan: &Plan, headers: &mut Headers) -> FramingLine {
+fn apply_plan(plan: &Plan, fields: &Framing, headers: &mut Headers) -> FramingLine {
     let mut line = FramingLine {
         buf: [0; 40],
         len: 0,
     };
     if plan.strip_length {
-        headers.remove("content-length");
+        if fields.content_length {
+            headers.remove("content-length");
+        }
     } else if let Some(n) = plan.length {
         // A caller's Content-Length field was checked to agree; keep it as written.
-        if !headers.contains("content-length") {
+        if !fields.content_length {
             line.push(b"content-length: ");
             let mut digits = [0u8; 20];
             let mut i = digits.len();
@@ -280,13 +321,11 @@ fn apply_plan(plan: &Plan, headers: &mut Headers) -> FramingLine {
     line
 }
 
-fn set_connection(headers: &mut Headers, keep_alive: bool, version: Version) {
-    if !keep_alive && !headers.contains_token("connection", "close") {
+fn set_connection(headers: &mut Headers, fields: &Framing, keep_alive: bool, version: Version) {
+    let has = |token| fields.connection && headers.contains_token("connection", token);
+    if !keep_alive && !has("close") {
         headers.insert("connection", "close");
-    } else if keep_alive
-        && version == Version::Http10
-        && !headers.contains_token("connection", "keep-alive")
-    {
+    } else if keep_alive && version == Version::Http10 && !has("keep-alive") {
         headers.insert("connection", "keep-alive");
     }
 }
