@@ -1,30 +1,78 @@
 //! The `Date` field line, formatted at most once per second per thread.
+//!
+//! The wall clock is read only when the loop's cached time says the second
+//! may have changed: after a reading, the line is good until the next
+//! second boundary, which is converted to the loop's monotonic time. Date
+//! has one-second resolution, so the few milliseconds the cached time may
+//! lag behind are below what the field can show.
 
 use std::cell::RefCell;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The cached line.
+struct DateLine {
+    /// The second the line is for.
+    secs: u64,
+    /// `date: <IMF-fixdate>\r\n`.
+    line: Vec<u8>,
+    /// Loop time at which the next second begins; `None` before the first.
+    valid_until: Option<Instant>,
+}
 
 thread_local! {
-    /// The second the cached line is for, and the line.
-    static LINE: RefCell<(u64, Vec<u8>)> = const { RefCell::new((u64::MAX, Vec::new())) };
+    static LINE: RefCell<DateLine> = const {
+        RefCell::new(DateLine { secs: u64::MAX, line: Vec::new(), valid_until: None })
+    };
 }
 
 /// Calls `f` with the `Date` field line (`date: <IMF-fixdate>\r\n`) for the
-/// current second.
+/// current second. Must run on a loop's thread (it reads the loop's time).
 pub(crate) fn with_date_line<R>(f: impl FnOnce(&[u8]) -> R) -> R {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs();
+    let now = waiter_rt::time::now();
     LINE.with(|c| {
         let mut c = c.borrow_mut();
-        if c.0 != secs {
-            c.0 = secs;
-            c.1.clear();
-            c.1.extend_from_slice(b"date: ");
-            let d = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs));
-            c.1.extend_from_slice(d.as_bytes());
-            c.1.extend_from_slice(b"\r\n");
+        if c.valid_until.is_none_or(|t| now >= t) {
+            let since_epoch = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or(Duration::ZERO);
+            let secs = since_epoch.as_secs();
+            let to_next = Duration::from_secs(1)
+                - Duration::from_nanos(u64::from(since_epoch.subsec_nanos()));
+            c.valid_until = Some(now + to_next);
+            if c.secs != secs {
+                c.secs = secs;
+                c.line.clear();
+                c.line.extend_from_slice(b"date: ");
+                let d = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs));
+                c.line.extend_from_slice(d.as_bytes());
+                c.line.extend_from_slice(b"\r\n");
+            }
         }
-        f(&c.1)
+        f(&c.line)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_follows_the_wall_clock_second() {
+        waiter_rt::Loop::new().unwrap().block_on(async {
+            let read = || with_date_line(|l| String::from_utf8(l.to_vec()).unwrap());
+            let first = read();
+            assert!(
+                first.starts_with("date: ") && first.ends_with(" GMT\r\n"),
+                "{first}"
+            );
+            let parsed = httpdate::parse_http_date(first[6..first.len() - 2].trim()).unwrap();
+            let wall = SystemTime::now();
+            let skew = wall.duration_since(parsed).unwrap_or_default();
+            assert!(skew < Duration::from_secs(2), "{skew:?}");
+            // After a second boundary (as the loop sees it), a new line.
+            waiter_rt::sleep(Duration::from_millis(1100)).await;
+            let second = read();
+            assert_ne!(first, second);
+        });
+    }
 }
