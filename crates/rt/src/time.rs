@@ -29,7 +29,7 @@ pub const MIN_TIMER_DELAY: Duration = Duration::from_millis(1);
 /// A handle to a callback timer. Dropping it does not clear the timer.
 #[derive(Clone)]
 pub struct Timer {
-    /// The timer in the loop's heap.
+    /// The timer in the loop's timer queue.
     id: TimerId,
     /// The loop it lives on.
     inner: Rc<Inner>,
@@ -154,7 +154,7 @@ pub struct Sleep {
     id: Option<TimerId>,
     /// Whether the deadline has passed.
     fired: bool,
-    /// The loop whose timer heap holds it.
+    /// The loop whose timer queue holds it.
     inner: Rc<Inner>,
 }
 

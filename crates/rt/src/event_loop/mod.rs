@@ -70,7 +70,7 @@ pub(crate) enum TimerAction {
     Wake(Option<Waker>),
 }
 
-/// A timer's payload in the heap.
+/// A timer's payload in the timer queue.
 pub(crate) struct TimerEntry {
     /// What to do when due.
     pub(crate) action: TimerAction,
