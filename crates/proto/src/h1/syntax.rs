@@ -127,7 +127,7 @@ pub(crate) fn scan_head(
 /// classic "has a zero byte" bit trick on `word ^ 0x0d0d..` and
 /// `word ^ 0x0a0a..`), then byte by byte for the tail. The lowest flagged
 /// byte of a word is always a real match (a false flag can only follow one).
-fn find_line_end(b: &[u8]) -> Option<usize> {
+pub(crate) fn find_line_end(b: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;

@@ -206,6 +206,25 @@ impl Headers {
         field
     }
 
+    /// [`append`](Self::append) for a parser that has checked the name is
+    /// a token (ASCII, so UTF-8).
+    pub(crate) fn append_token(&mut self, name: &[u8], value: &[u8]) {
+        debug_assert!(name.is_ascii());
+        let field = Field {
+            name: offset(self.bytes.len()),
+            name_len: offset(name.len()),
+            value: offset(self.bytes.len() + name.len()),
+            value_len: offset(value.len()),
+        };
+        let need = name.len() + value.len();
+        if self.bytes.capacity() - self.bytes.len() < need {
+            self.reserve(1, need.max(64));
+        }
+        self.bytes.extend_from_slice(name);
+        self.bytes.extend_from_slice(value);
+        self.fields.push(field);
+    }
+
     /// Adds a field after the existing ones, keeping fields of the same name.
     pub fn append(&mut self, name: impl AsRef<str>, value: impl AsRef<[u8]>) {
         let field = self.store(name.as_ref(), value.as_ref());
