@@ -20,6 +20,17 @@
 //! ```
 #![forbid(unsafe_code)]
 
+/// A builder method that sets one field of the builder's `config`.
+macro_rules! setter {
+    ($(#[$m:meta])* $name:ident: $t:ty) => {
+        $(#[$m])*
+        pub fn $name(mut self, v: $t) -> Self {
+            self.config.$name = v;
+            self
+        }
+    };
+}
+
 mod body;
 pub mod client;
 mod date;

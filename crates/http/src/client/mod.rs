@@ -181,16 +181,6 @@ pub struct ClientBuilder {
     config: ClientConfig,
 }
 
-macro_rules! setter {
-    ($(#[$m:meta])* $name:ident: $t:ty) => {
-        $(#[$m])*
-        pub fn $name(mut self, v: $t) -> Self {
-            self.config.$name = v;
-            self
-        }
-    };
-}
-
 impl ClientBuilder {
     setter!(/// See [`ClientConfig::connect_timeout`].
         connect_timeout: Duration);

@@ -90,16 +90,6 @@ pub struct ServerBuilder {
     config: ServerConfig,
 }
 
-macro_rules! setter {
-    ($(#[$m:meta])* $name:ident: $t:ty) => {
-        $(#[$m])*
-        pub fn $name(mut self, v: $t) -> Self {
-            self.config.$name = v;
-            self
-        }
-    };
-}
-
 impl ServerBuilder {
     setter!(/// See [`ServerConfig::limits`].
         limits: Limits);

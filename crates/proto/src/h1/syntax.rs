@@ -39,33 +39,24 @@ pub(crate) fn is_tchar(b: u8) -> bool {
 }
 
 /// [`is_tchar`] for every byte, built at compile time.
-const TCHAR: [bool; 256] = {
+const TCHAR: [bool; 256] = alnum_and(b"!#$%&'*+-.^_`|~");
+
+/// A table of the ASCII letters and digits and the bytes of `extra`, built
+/// at compile time, for byte-class checks by lookup.
+pub(crate) const fn alnum_and(extra: &[u8]) -> [bool; 256] {
     let mut t = [false; 256];
     let mut b = 0;
     while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
+        t[b] = (b as u8).is_ascii_alphanumeric();
         b += 1;
     }
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = true;
+        i += 1;
+    }
     t
-};
+}
 
 /// A byte allowed in a field value: HTAB, SP, VCHAR, obs-text.
 pub(crate) fn is_field_byte(b: u8) -> bool {

@@ -5,7 +5,7 @@ use crate::error::{EncodeError, EncodeErrorKind};
 use crate::h1::body::{Encoder, Frame};
 use crate::h1::encode::{write_response_head, write_response_head_with};
 use crate::h1::head::{Headers, ResponseHead, StatusCode, Version};
-use crate::h1::parse::content_length;
+use crate::h1::parse::{content_length, Present};
 
 /// How a response is framed, decided from its request and status.
 #[derive(Debug)]
@@ -69,7 +69,7 @@ impl Conn {
                 Version::Http11 => write_response_head(&head, out),
             };
         }
-        let fields = Framing::scan(&head.headers);
+        let fields = Present::scan(&head.headers);
         let plan = plan(
             &ex,
             status,
@@ -184,37 +184,10 @@ impl Conn {
     }
 }
 
-/// Which framing fields the caller's head has, found in one pass, so the
-/// usual head (none of them) skips every lookup.
-struct Framing {
-    content_length: bool,
-    transfer_encoding: bool,
-    connection: bool,
-}
-
-impl Framing {
-    fn scan(headers: &Headers) -> Framing {
-        let mut f = Framing {
-            content_length: false,
-            transfer_encoding: false,
-            connection: false,
-        };
-        for (name, _) in headers.iter_bytes() {
-            match name.len() {
-                10 => f.connection |= name.eq_ignore_ascii_case(b"connection"),
-                14 => f.content_length |= name.eq_ignore_ascii_case(b"content-length"),
-                17 => f.transfer_encoding |= name.eq_ignore_ascii_case(b"transfer-encoding"),
-                _ => {}
-            }
-        }
-        f
-    }
-}
-
 /// The length from `body_len` and any Content-Length field; they must agree.
 fn declared_length(
     headers: &Headers,
-    fields: &Framing,
+    fields: &Present,
     body_len: Option<u64>,
 ) -> Result<Option<u64>, EncodeError> {
     if fields.transfer_encoding {
@@ -287,7 +260,7 @@ impl FramingLine {
 
 /// Removes framing fields a plan forbids, and returns the field line it
 /// adds (`content-length` or `transfer-encoding`), if any.
-fn apply_plan(plan: &Plan, fields: &Framing, headers: &mut Headers) -> FramingLine {
+fn apply_plan(plan: &Plan, fields: &Present, headers: &mut Headers) -> FramingLine {
     let mut line = FramingLine {
         buf: [0; 40],
         len: 0,
@@ -321,7 +294,7 @@ fn apply_plan(plan: &Plan, fields: &Framing, headers: &mut Headers) -> FramingLi
     line
 }
 
-fn set_connection(headers: &mut Headers, fields: &Framing, keep_alive: bool, version: Version) {
+fn set_connection(headers: &mut Headers, fields: &Present, keep_alive: bool, version: Version) {
     let has = |token| fields.connection && headers.contains_token("connection", token);
     if !keep_alive && !has("close") {
         headers.insert("connection", "close");

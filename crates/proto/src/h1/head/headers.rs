@@ -185,7 +185,9 @@ impl Headers {
         self.get_all(name).count()
     }
 
-    fn store(&mut self, name: &str, value: &[u8]) -> Field {
+    /// Copies a name (UTF-8: given as `&str`, or a checked token) and a
+    /// value into the byte buffer.
+    fn store(&mut self, name: &[u8], value: &[u8]) -> Field {
         let field = Field {
             name: offset(self.bytes.len()),
             name_len: offset(name.len()),
@@ -201,7 +203,7 @@ impl Headers {
                 self.bytes.reserve(need.max(64));
             }
         }
-        self.bytes.extend_from_slice(name.as_bytes());
+        self.bytes.extend_from_slice(name);
         self.bytes.extend_from_slice(value);
         field
     }
@@ -210,24 +212,13 @@ impl Headers {
     /// a token (ASCII, so UTF-8).
     pub(crate) fn append_token(&mut self, name: &[u8], value: &[u8]) {
         debug_assert!(name.is_ascii());
-        let field = Field {
-            name: offset(self.bytes.len()),
-            name_len: offset(name.len()),
-            value: offset(self.bytes.len() + name.len()),
-            value_len: offset(value.len()),
-        };
-        let need = name.len() + value.len();
-        if self.bytes.capacity() - self.bytes.len() < need {
-            self.reserve(1, need.max(64));
-        }
-        self.bytes.extend_from_slice(name);
-        self.bytes.extend_from_slice(value);
+        let field = self.store(name, value);
         self.fields.push(field);
     }
 
     /// Adds a field after the existing ones, keeping fields of the same name.
     pub fn append(&mut self, name: impl AsRef<str>, value: impl AsRef<[u8]>) {
-        let field = self.store(name.as_ref(), value.as_ref());
+        let field = self.store(name.as_ref().as_bytes(), value.as_ref());
         self.fields.push(field);
     }
 
@@ -239,7 +230,7 @@ impl Headers {
             self.append(name, value);
             return;
         };
-        let field = self.store(name, value.as_ref());
+        let field = self.store(name.as_bytes(), value.as_ref());
         self.fields[i] = field;
         let mut index = 0;
         let bytes = &self.bytes;
@@ -286,6 +277,11 @@ impl Headers {
         self.fields
             .iter()
             .map(|f| (f.name(&self.bytes), f.value(&self.bytes)))
+    }
+
+    /// The value of the `i`th field.
+    pub(crate) fn value_at(&self, i: usize) -> &[u8] {
+        self.fields[i].value(&self.bytes)
     }
 
     /// The bytes of every name and value together.

@@ -105,33 +105,7 @@ fn valid_reg_name(host: &[u8]) -> bool {
 }
 
 /// unreserved and sub-delims bytes (RFC 3986), built at compile time.
-const REG_NAME: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-            );
-        b += 1;
-    }
-    t
-};
+const REG_NAME: [bool; 256] = crate::h1::syntax::alnum_and(b"-._~!$&'()*+,;=");
 
 /// Checks Host, framing, limits and expectations of a request head.
 pub(super) fn request_framing(
@@ -140,7 +114,7 @@ pub(super) fn request_framing(
 ) -> Result<RequestFraming, ParseError> {
     let headers = &head.headers;
     let p = Present::scan(headers);
-    match (p.hosts, p.host) {
+    match (p.hosts, p.host.map(|i| headers.value_at(i))) {
         (n, _) if n > 1 => return Err(ErrorKind::DuplicateHost.into()),
         (_, None) if head.version == Version::Http11 => return Err(ErrorKind::MissingHost.into()),
         (_, Some(host)) if !valid_authority(host, false) => {
@@ -193,27 +167,28 @@ fn check_body_limit(body: BodyKind, limits: &Limits) -> Result<(), ParseError> {
 /// Which of the fields that framing looks at a head has, found in one pass
 /// over its fields, so the checks for absent fields (most of them, for most
 /// requests) cost nothing; present fields are then checked in full.
+/// Encoding a response uses it too, for its own framing fields.
 #[derive(Debug, Default)]
-struct Present<'a> {
-    /// How many Host fields, and the first one's value.
+pub(crate) struct Present {
+    /// How many Host fields, and the first one's position.
     hosts: usize,
-    host: Option<&'a [u8]>,
-    content_length: bool,
-    transfer_encoding: bool,
-    connection: bool,
+    host: Option<usize>,
+    pub(crate) content_length: bool,
+    pub(crate) transfer_encoding: bool,
+    pub(crate) connection: bool,
     expect: bool,
     upgrade: bool,
 }
 
-impl<'a> Present<'a> {
-    fn scan(headers: &'a Headers) -> Present<'a> {
+impl Present {
+    pub(crate) fn scan(headers: &Headers) -> Present {
         let mut p = Present::default();
-        for (name, value) in headers.iter_bytes() {
+        for (i, (name, _)) in headers.iter_bytes().enumerate() {
             let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
             match name.len() {
                 4 if is("host") => {
                     p.hosts += 1;
-                    p.host.get_or_insert(value);
+                    p.host.get_or_insert(i);
                 }
                 6 if is("expect") => p.expect = true,
                 7 if is("upgrade") => p.upgrade = true,
@@ -241,7 +216,7 @@ impl<'a> Present<'a> {
 fn body_kind(
     version: Version,
     headers: &Headers,
-    p: &Present<'_>,
+    p: &Present,
 ) -> Result<Option<BodyKind>, ParseError> {
     if !p.transfer_encoding && !p.content_length {
         return Ok(None);

@@ -35,7 +35,7 @@ use crate::limits::Limits;
 
 mod framing;
 
-pub(crate) use framing::content_length;
+pub(crate) use framing::{content_length, Present};
 
 /// How the end of a message body is found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
