@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# User-space instructions per request of the `hello` example, counted by
+# valgrind's callgrind (repeatable whatever else the machine is doing):
+# the server runs under callgrind, serves a warm-up of 1,600 and then
+# REQUESTS pipelined requests (bench/http/pipeline_client.py), and the
+# total count divided by all requests is printed (start-up included, about
+# 0.5 % of the total at the default count).
+#
+#   bench/http/instructions.sh                 # this checkout
+#   REV=<commit> bench/http/instructions.sh    # another commit, built in a worktree
+#
+# Installs valgrind with apt if missing. Only 127.0.0.1 is used.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+REQUESTS=${REQUESTS:-32000}
+PORT=${PORT:-18390}
+command -v valgrind >/dev/null || { if [ "$(id -u)" = 0 ]; then S=""; else S=sudo; fi; $S apt-get install -y -qq valgrind >/dev/null; }
+SRC=$PWD
+if [ -n "${REV:-}" ]; then
+    SRC=$(mktemp -d /tmp/waiter-rev.XXXXXX)
+    trap 'git worktree remove --force "$SRC" >/dev/null 2>&1 || true' EXIT
+    git worktree add -q --detach "$SRC" "$REV"
+fi
+TARGET=${CARGO_TARGET_DIR:-$PWD/target}
+(cd "$SRC" && CARGO_TARGET_DIR=$TARGET cargo build --release -q -p waiter-cli --example hello)
+OUT=$(mktemp -d /tmp/waiter-cg.XXXXXX)
+valgrind --tool=callgrind --callgrind-out-file="$OUT/cg.out" \
+    "$TARGET/release/examples/hello" --port "$PORT" >"$OUT/log" 2>&1 &
+VG=$!
+for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+    sleep 0.2
+done
+python3 bench/http/pipeline_client.py --port "$PORT" --requests 1600 >/dev/null
+python3 bench/http/pipeline_client.py --port "$PORT" --requests "$REQUESTS" >/dev/null
+kill -INT "$VG"; sleep 2; kill "$VG" 2>/dev/null || true; wait "$VG" 2>/dev/null || true
+TOTAL=$(grep -o 'Collected : [0-9]*' "$OUT/log" | awk '{print $3}')
+echo "instructions: $TOTAL for $((REQUESTS + 1600)) requests: $((TOTAL / (REQUESTS + 1600))) per request"
+echo "callgrind output: $OUT/cg.out (callgrind_annotate $OUT/cg.out)"
