@@ -16,14 +16,16 @@ TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 DIRS=()
 cleanup() { for d in "${DIRS[@]}"; do git worktree remove --force "$d" >/dev/null 2>&1 || true; done; }
 trap cleanup EXIT
+# Builds revision $1 in a worktree; leaves the binary's path in BIN.
 build() {
     local d; d=$(mktemp -d /tmp/waiter-ab.XXXXXX); DIRS+=("$d")
     git worktree add -q --detach "$d" "$1"
     (cd "$d" && CARGO_TARGET_DIR=$TARGET cargo build --release -q -p waiter-cli --example hello)
     cp "$TARGET/release/examples/hello" "$d/hello-bin"
-    echo "$d/hello-bin"
+    BIN=$d/hello-bin
 }
-BIN_A=$(build "$A"); BIN_B=$(build "$B")
+build "$A"; BIN_A=$BIN
+build "$B"; BIN_B=$BIN
 ARGS=(-t1 -c64 "-d${SECS}s")
 [ "$MODE" = pipelined ] && ARGS+=(-s bench/http/pipeline.lua)
 for i in $(seq "$RUNS"); do
