@@ -3,7 +3,8 @@
 
 use waiter_proto::h1::conn::MAX_PIPELINED;
 use waiter_proto::{
-    Conn, Deadline, EncodeErrorKind, ErrorKind, Event, Headers, Limits, ResponseHead, StatusCode,
+    Conn, Deadline, EncodeErrorKind, ErrorKind, Event, Headers, Limits, OwnLines, ResponseHead,
+    StatusCode,
 };
 
 /// A test peer: unconsumed input plus everything written.
@@ -306,6 +307,66 @@ fn http10_persistence() {
     p.respond_with(ResponseHead::new(StatusCode::OK), None, b"raw");
     assert!(p.take_out().contains("connection: close\r\n"));
     assert!(p.conn.is_closed());
+}
+
+#[test]
+fn own_lines_go_where_the_response_has_none() {
+    let own = OwnLines {
+        date: b"date: Mon, 23 Nov 2026 10:00:00 GMT\r\n",
+        keep_alive: b"keep-alive: timeout=65\r\n",
+    };
+    let write = |input: &str, head: ResponseHead| {
+        let mut p = Peer::new(input.as_bytes());
+        p.poll_all();
+        p.conn
+            .write_head_with(head, Some(0), own, &mut p.out)
+            .unwrap();
+        p.conn.finish_response(&mut p.out).unwrap();
+        p.take_out()
+    };
+    assert_eq!(
+        write(GET, ResponseHead::new(StatusCode::OK)),
+        "HTTP/1.1 200 OK\r\ncontent-length: 0\r\ndate: Mon, 23 Nov 2026 10:00:00 GMT\r\nkeep-alive: timeout=65\r\n\r\n"
+    );
+    // The response's own Date and Keep-Alive win.
+    let mut head = ResponseHead::new(StatusCode::OK);
+    head.headers.append("Date", "x");
+    head.headers.append("Keep-Alive", "timeout=5");
+    assert_eq!(
+        write(GET, head),
+        "HTTP/1.1 200 OK\r\nDate: x\r\nKeep-Alive: timeout=5\r\ncontent-length: 0\r\n\r\n"
+    );
+    // No Keep-Alive on a response after which the connection closes.
+    let close = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let out = write(close, ResponseHead::new(StatusCode::OK));
+    assert!(
+        out.contains("connection: close\r\n") && !out.contains("keep-alive"),
+        "{out}"
+    );
+    // A Connection field that contradicts the connection's fate is replaced.
+    let mut head = ResponseHead::new(StatusCode::OK);
+    head.headers.append("Connection", "keep-alive");
+    head.headers.append("X-After", "1");
+    assert_eq!(
+        write(close, head),
+        "HTTP/1.1 200 OK\r\nconnection: close\r\nX-After: 1\r\ncontent-length: 0\r\ndate: Mon, 23 Nov 2026 10:00:00 GMT\r\n\r\n"
+    );
+    let mut head = ResponseHead::new(StatusCode::OK);
+    head.headers.append("connection", "upgrade");
+    let ka10 = "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+    assert!(write(ka10, head).starts_with("HTTP/1.1 200 OK\r\nconnection: keep-alive\r\n"));
+    // An invalid field writes nothing at all.
+    let mut p = Peer::new(GET.as_bytes());
+    p.poll_all();
+    let mut head = ResponseHead::new(StatusCode::OK);
+    head.headers.append("X-Ok", "1");
+    head.headers.append("X-Bad", "a\r\nb");
+    let err = p
+        .conn
+        .write_head_with(head, Some(0), own, &mut p.out)
+        .unwrap_err();
+    assert_eq!(err.kind(), EncodeErrorKind::HeaderValue);
+    assert!(p.out.is_empty());
 }
 
 #[test]

@@ -212,7 +212,6 @@ fn respond<'a>(
         BodyKind::Length(n) => (Some(n), true),
         BodyKind::Chunked | BodyKind::Eof => (None, true),
     };
-    let keep_alive = req.framing.keep_alive;
     let is_head = req.head.method == Method::Head;
     let body = if has_body {
         shared.set_phase(Phase::Body);
@@ -238,7 +237,7 @@ fn respond<'a>(
         shared.set_phase(Phase::Handler);
         // A shutdown may have begun while the handler ran.
         let close = last || failed || server.draining.get() || shared.io.borrow().body_failed;
-        write_response(shared, response, close, keep_alive, is_head).await
+        write_response(shared, response, close, is_head).await
     }
 }
 

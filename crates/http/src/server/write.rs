@@ -14,7 +14,7 @@
 use std::future::poll_fn;
 use std::io;
 
-use waiter_proto::{ResponseHead, StatusCode};
+use waiter_proto::{OwnLines, ResponseHead, StatusCode};
 
 use super::buf;
 use super::conn::{ConnShared, Phase};
@@ -27,7 +27,6 @@ pub(super) async fn write_response(
     shared: &ConnShared,
     response: Response,
     close: bool,
-    keep_alive: bool,
     is_head: bool,
 ) -> io::Result<()> {
     let Response {
@@ -38,13 +37,6 @@ pub(super) async fn write_response(
     if close {
         headers.insert("connection", "close");
     }
-    // Our own fields go in as pre-built lines: no allocation per response.
-    let keep_alive_line: &[u8] = if !close && keep_alive && !headers.contains("keep-alive") {
-        &shared.keep_alive_line
-    } else {
-        b""
-    };
-    let own_date = !headers.contains("date");
     let len = body.len();
     let mut head = ResponseHead::new(status);
     head.headers = headers;
@@ -54,16 +46,13 @@ pub(super) async fn write_response(
         if io.wbuf.capacity() == 0 {
             io.wbuf = buf::take_out();
         }
+        // Our own fields go in as pre-built lines: no allocation per response.
         let written = crate::date::with_date_line(|date| {
-            EXTRA.with(|extra| {
-                let mut extra = extra.borrow_mut();
-                extra.clear();
-                if own_date {
-                    extra.extend_from_slice(date);
-                }
-                extra.extend_from_slice(keep_alive_line);
-                io.conn.write_head_with(head, len, &extra, &mut io.wbuf)
-            })
+            let own = OwnLines {
+                date,
+                keep_alive: &shared.keep_alive_line,
+            };
+            io.conn.write_head_with(head, len, own, &mut io.wbuf)
         });
         if let Err(e) = written {
             tracing::error!(error = %e, "invalid response from handler; answering 500");
@@ -93,11 +82,6 @@ pub(super) async fn write_response(
     io.conn
         .finish_response(&mut io.wbuf)
         .map_err(io::Error::other)
-}
-
-thread_local! {
-    /// Scratch space for the field lines the server adds to a response.
-    static EXTRA: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The most bytes of a file sent by one `sendfile` call, or read by one

@@ -8,7 +8,7 @@
 
 use crate::error::{EncodeError, EncodeErrorKind};
 use crate::h1::head::{Headers, RequestHead, ResponseHead};
-use crate::h1::syntax::{is_field_byte, is_tchar};
+use crate::h1::syntax::{are_field_bytes, is_field_byte, is_tchar};
 
 /// Appends `head` (status line, fields, empty line) to `out`.
 pub fn write_response_head(head: &ResponseHead, out: &mut Vec<u8>) -> Result<(), EncodeError> {
@@ -25,31 +25,40 @@ pub fn write_response_head_with(
     extra: &[&[u8]],
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
-    let reason = head.reason();
-    if !reason.bytes().all(is_field_byte) {
-        return Err(EncodeErrorKind::Reason.into());
-    }
-    check_fields(&head.headers)?;
     debug_assert!(
         extra.iter().all(|e| are_field_lines(e)),
         "extra field lines must be `name: value\\r\\n`"
     );
-    out.extend_from_slice(head.version.as_str().as_bytes());
-    out.push(b' ');
-    // A status is always three digits (`StatusCode` keeps it in 100..=999).
-    let code = head.status.as_u16();
-    out.extend_from_slice(&[
-        b'0' + (code / 100) as u8,
-        b'0' + (code / 10 % 10) as u8,
-        b'0' + (code % 10) as u8,
-    ]);
-    out.push(b' ');
-    out.extend_from_slice(reason.as_bytes());
-    out.extend_from_slice(b"\r\n");
-    push_fields(&head.headers, out);
+    let mark = out.len();
+    push_status_line(head, out)?;
+    if let Err(e) = push_checked_fields(&head.headers, out, |_, _| {}) {
+        out.truncate(mark);
+        return Err(e);
+    }
     for e in extra {
         out.extend_from_slice(e);
     }
+    out.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+/// Appends the status line of `head`, after checking its reason phrase.
+pub(crate) fn push_status_line(head: &ResponseHead, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    let reason = head.reason();
+    if !are_field_bytes(reason.as_bytes()) {
+        return Err(EncodeErrorKind::Reason.into());
+    }
+    out.extend_from_slice(head.version.as_str().as_bytes());
+    // A status is always three digits (`StatusCode` keeps it in 100..=999).
+    let code = head.status.as_u16();
+    out.extend_from_slice(&[
+        b' ',
+        b'0' + (code / 100) as u8,
+        b'0' + (code / 10 % 10) as u8,
+        b'0' + (code % 10) as u8,
+        b' ',
+    ]);
+    out.extend_from_slice(reason.as_bytes());
     out.extend_from_slice(b"\r\n");
     Ok(())
 }
@@ -81,47 +90,53 @@ pub fn write_request_head(head: &RequestHead, out: &mut Vec<u8>) -> Result<(), E
     if target.is_empty() || !target.iter().all(|b| (b'!'..=b'~').contains(b)) {
         return Err(EncodeErrorKind::Target.into());
     }
-    check_fields(&head.headers)?;
+    let mark = out.len();
     out.extend_from_slice(method.as_bytes());
     out.push(b' ');
     out.extend_from_slice(target);
     out.push(b' ');
     out.extend_from_slice(head.version.as_str().as_bytes());
     out.extend_from_slice(b"\r\n");
-    push_fields(&head.headers, out);
+    if let Err(e) = push_checked_fields(&head.headers, out, |_, _| {}) {
+        out.truncate(mark);
+        return Err(e);
+    }
     out.extend_from_slice(b"\r\n");
     Ok(())
 }
 
-/// Appends validated field lines (without the final empty line).
+/// Appends validated field lines (without the final empty line); on an
+/// invalid field, nothing.
 pub(crate) fn write_fields(headers: &Headers, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    check_fields(headers)?;
-    push_fields(headers, out);
-    Ok(())
+    let mark = out.len();
+    push_checked_fields(headers, out, |_, _| {}).inspect_err(|_| out.truncate(mark))
 }
 
-fn check_fields(headers: &Headers) -> Result<(), EncodeError> {
-    for (name, value) in headers.iter_bytes() {
-        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
-            return Err(EncodeErrorKind::HeaderName.into());
-        }
-        if !value.iter().all(|&b| is_field_byte(b)) {
-            return Err(EncodeErrorKind::HeaderValue.into());
-        }
-    }
-    Ok(())
-}
-
-fn push_fields(headers: &Headers, out: &mut Vec<u8>) {
+/// Appends field lines, checking each as it goes and showing each name to
+/// `note` with its index. On an invalid field it stops with an error,
+/// leaving the lines before it: the caller truncates.
+pub(crate) fn push_checked_fields(
+    headers: &Headers,
+    out: &mut Vec<u8>,
+    mut note: impl FnMut(usize, &[u8]),
+) -> Result<(), EncodeError> {
     // Room for every line: names and values (and any orphaned bytes), and
     // 4 bytes of punctuation a line.
     out.reserve(headers.bytes_len() + 4 * headers.len());
-    for (name, value) in headers.iter_bytes() {
+    for (i, (name, value)) in headers.iter_bytes().enumerate() {
+        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+            return Err(EncodeErrorKind::HeaderName.into());
+        }
+        if !are_field_bytes(value) {
+            return Err(EncodeErrorKind::HeaderValue.into());
+        }
+        note(i, name);
         out.extend_from_slice(name);
         out.extend_from_slice(b": ");
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,18 +1,23 @@
 //! Byte-level HTTP/1.1 syntax shared by the head and trailer parsers.
 //!
-//! [`scan_head`] walks a head line by line before httparse sees it and
-//! enforces the rules httparse is lenient about or reports vaguely: every
-//! line ends in CRLF (no bare CR, no bare LF), no obsolete line folding, no
-//! whitespace before a colon, the request line is exactly three
-//! single-space-separated parts, and the size limits.
+//! [`scan_head`] walks a head line by line and enforces the rules
+//! httparse is lenient about or reports vaguely: every line ends in CRLF
+//! (no bare CR, no bare LF), no obsolete line folding, no whitespace before
+//! a colon, the request line is exactly three single-space-separated parts,
+//! and the size limits. As it accepts each line it hands the line's parts
+//! to a [`HeadSink`], so a request head is checked and split in one pass.
 //!
 //! Invariant: the scan is a pure left-to-right function of the bytes. A
 //! prefix of the input either reports "incomplete" or the same error as the
 //! whole input, so feeding a head in pieces gives the same result as
-//! feeding it at once.
+//! feeding it at once. A line is checked, and given to the sink, only once
+//! its CRLF has arrived; the checks of one line run in a fixed order, and
+//! the fast paths below (word-at-a-time byte classes) only decide whether
+//! a line is valid: any line they reject is re-checked by the plain checks,
+//! which pick the error.
 
 use crate::error::{ErrorKind, ParseError};
-use crate::h1::head::Version;
+use crate::h1::head::{trim_ows, Version};
 use crate::limits::Limits;
 
 /// Which start line a head begins with.
@@ -60,7 +65,30 @@ pub(crate) const fn alnum_and(extra: &[u8]) -> [bool; 256] {
 
 /// A byte allowed in a field value: HTAB, SP, VCHAR, obs-text.
 pub(crate) fn is_field_byte(b: u8) -> bool {
-    b == b'\t' || (b >= b' ' && b != 0x7f)
+    FIELD_BYTE[b as usize]
+}
+
+/// [`is_field_byte`] for every byte, built at compile time.
+const FIELD_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = b == 0x09 || (b >= 0x20 && b != 0x7f);
+        b += 1;
+    }
+    t
+};
+
+/// What a scan does with the lines it accepts.
+pub(crate) trait HeadSink<'a> {
+    /// Which start line the head begins with.
+    const START: StartLine;
+    /// The start line (without CRLF), once its syntax is checked by the
+    /// sink itself: it returns the error for a bad one.
+    fn start_line(&mut self, line: &'a [u8]) -> Result<(), ParseError>;
+    /// A field line's name (a token) and value (field bytes, trimmed of
+    /// optional whitespace), in order.
+    fn field(&mut self, name: &'a [u8], value: &'a [u8]);
 }
 
 /// Finds the end of the head in `buf`, checking line syntax and limits.
@@ -70,6 +98,41 @@ pub(crate) fn scan_head(
     limits: &Limits,
     start: StartLine,
 ) -> Result<Option<Scan>, ParseError> {
+    match start {
+        StartLine::Request => scan_head_into(buf, limits, &mut CheckRequest),
+        StartLine::Response => scan_head_into(buf, limits, &mut CheckResponse),
+    }
+}
+
+/// A sink that only checks a request head.
+struct CheckRequest;
+
+impl HeadSink<'_> for CheckRequest {
+    const START: StartLine = StartLine::Request;
+    fn start_line(&mut self, line: &[u8]) -> Result<(), ParseError> {
+        check_request_line(line)
+    }
+    fn field(&mut self, _: &[u8], _: &[u8]) {}
+}
+
+/// A sink that only checks a response head (httparse splits it).
+struct CheckResponse;
+
+impl HeadSink<'_> for CheckResponse {
+    const START: StartLine = StartLine::Response;
+    fn start_line(&mut self, line: &[u8]) -> Result<(), ParseError> {
+        check_status_line(line)
+    }
+    fn field(&mut self, _: &[u8], _: &[u8]) {}
+}
+
+/// [`scan_head`], giving each accepted line to `sink`.
+pub(crate) fn scan_head_into<'a, S: HeadSink<'a>>(
+    buf: &'a [u8],
+    limits: &Limits,
+    sink: &mut S,
+) -> Result<Option<Scan>, ParseError> {
+    let start = S::START;
     let mut line = 0;
     let mut started = false;
     let mut fields = 0;
@@ -95,7 +158,7 @@ pub(crate) fn scan_head(
         if !started {
             // Empty lines before the start line are skipped (RFC 9112 section 2.2).
             if off > 0 {
-                check_start_line(content, start)?;
+                sink.start_line(content)?;
                 started = true;
             }
         } else if off == 0 {
@@ -104,7 +167,8 @@ pub(crate) fn scan_head(
                 fields,
             }));
         } else {
-            check_field_line(content)?;
+            let (name, value) = split_field_line(content)?;
+            sink.field(name, value);
             fields += 1;
             if fields > limits.max_headers {
                 return Err(ErrorKind::TooManyHeaders.into());
@@ -119,16 +183,10 @@ pub(crate) fn scan_head(
 /// `word ^ 0x0a0a..`), then byte by byte for the tail. The lowest flagged
 /// byte of a word is always a real match (a false flag can only follow one).
 pub(crate) fn find_line_end(b: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
     let mut i = 0;
     while i + 8 <= b.len() {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&b[i..i + 8]);
-        let w = u64::from_le_bytes(w);
-        let hits =
-            zero_byte(w ^ (ONES * u64::from(b'\r'))) | zero_byte(w ^ (ONES * u64::from(b'\n')));
+        let w = word(b, i);
+        let hits = zero_byte(w ^ splat(b'\r')) | zero_byte(w ^ splat(b'\n'));
         if hits != 0 {
             return Some(i + (hits.trailing_zeros() / 8) as usize);
         }
@@ -138,6 +196,105 @@ pub(crate) fn find_line_end(b: &[u8]) -> Option<usize> {
         .iter()
         .position(|&c| c == b'\r' || c == b'\n')
         .map(|p| i + p)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// `b` in every byte of a word.
+const fn splat(b: u8) -> u64 {
+    ONES * b as u64
+}
+
+/// The eight bytes of `b` at `i`, little-endian.
+fn word(b: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[i..i + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// High bit set in each zero byte of `v` (and possibly in bytes above one).
+fn zero_byte(v: u64) -> u64 {
+    v.wrapping_sub(ONES) & !v & HIGHS
+}
+
+/// Nonzero if some byte of `v` is below `n` (`n` at most 128).
+fn any_below(v: u64, n: u8) -> u64 {
+    v.wrapping_sub(splat(n)) & !v & HIGHS
+}
+
+/// Whether every byte of `v` is a field byte ([`is_field_byte`]): eight at
+/// a time, a word with a control byte or DEL checked byte by byte (HTAB
+/// is a control byte that is allowed).
+pub(crate) fn are_field_bytes(v: &[u8]) -> bool {
+    let mut i = 0;
+    while i + 8 <= v.len() {
+        let w = word(v, i);
+        if any_below(w, b' ') | zero_byte(w ^ splat(0x7f)) != 0
+            && !v[i..i + 8].iter().all(|&b| is_field_byte(b))
+        {
+            return false;
+        }
+        i += 8;
+    }
+    v[i..].iter().all(|&b| is_field_byte(b))
+}
+
+/// A byte allowed in a request-target: visible ASCII except `#` (a
+/// fragment, which a request never carries).
+fn is_target_byte(b: u8) -> bool {
+    (b'!'..=b'~').contains(&b) && b != b'#'
+}
+
+/// The length of the longest prefix of `t` made of target bytes, eight at
+/// a time.
+fn target_run(t: &[u8]) -> usize {
+    let mut i = 0;
+    while i + 8 <= t.len() {
+        let w = word(t, i);
+        let bad = any_below(w, b'!')
+            | (w & HIGHS)
+            | zero_byte(w ^ splat(0x7f))
+            | zero_byte(w ^ splat(b'#'));
+        if bad != 0 {
+            break;
+        }
+        i += 8;
+    }
+    i + t[i..].iter().take_while(|&&b| is_target_byte(b)).count()
+}
+
+/// Splits a request line into method, target and version: the checks of
+/// [`check_request_line`] in one pass for the usual line, and that
+/// function (which picks the error) for any other.
+pub(crate) fn split_request_line(line: &[u8]) -> Result<(&[u8], &[u8], Version), ParseError> {
+    let m = line.iter().take_while(|&&b| is_tchar(b)).count();
+    if m > 0 && line.get(m) == Some(&b' ') {
+        let rest = &line[m + 1..];
+        let t = target_run(rest);
+        if t > 0 && rest.get(t) == Some(&b' ') {
+            if let Ok(v) = parse_version(&rest[t + 1..]) {
+                return Ok((&line[..m], &rest[..t], v));
+            }
+        }
+    }
+    check_request_line(line)?;
+    // Unreachable: a line the fast path refuses fails the full check.
+    Err(ErrorKind::RequestLine.into())
+}
+
+/// Splits a field line into name and value (trimmed of optional
+/// whitespace): a token run up to the colon and a word-at-a-time value
+/// check for the usual line, and [`check_field_line`] (which picks the
+/// error) for any other.
+pub(crate) fn split_field_line(line: &[u8]) -> Result<(&[u8], &[u8]), ParseError> {
+    let n = line.iter().take_while(|&&b| is_tchar(b)).count();
+    if n > 0 && line.get(n) == Some(&b':') && are_field_bytes(&line[n + 1..]) {
+        return Ok((&line[..n], trim_ows(&line[n + 1..])));
+    }
+    check_field_line(line)?;
+    // Unreachable: a line the fast path refuses fails the full check.
+    Err(ErrorKind::HeaderName.into())
 }
 
 /// Checks a line of `len` bytes starting at `line` against the limits.
@@ -168,13 +325,6 @@ fn check_limits(
     Ok(())
 }
 
-fn check_start_line(line: &[u8], start: StartLine) -> Result<(), ParseError> {
-    match start {
-        StartLine::Request => check_request_line(line),
-        StartLine::Response => check_status_line(line),
-    }
-}
-
 /// `method SP request-target SP HTTP-version`, single spaces only.
 fn check_request_line(line: &[u8]) -> Result<(), ParseError> {
     if line == b"PRI * HTTP/2.0" {
@@ -192,11 +342,7 @@ fn check_request_line(line: &[u8]) -> Result<(), ParseError> {
     if !method.iter().all(|&b| is_tchar(b)) {
         return Err(ErrorKind::Method.into());
     }
-    // Visible ASCII only; '#' starts a fragment, which a request never carries.
-    if !target
-        .iter()
-        .all(|&b| (b'!'..=b'~').contains(&b) && b != b'#')
-    {
+    if !target.iter().all(|&b| is_target_byte(b)) {
         return Err(ErrorKind::Target.into());
     }
     parse_version(version).map(|_| ())
@@ -373,6 +519,77 @@ mod tests {
             scan(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
             Err(ErrorKind::Http2Preface)
         );
+    }
+
+    #[test]
+    fn the_one_pass_splits_agree_with_the_plain_checks() {
+        // Random short lines over an alphabet of the bytes the rules are
+        // about: the fast paths must accept exactly what the plain checks
+        // accept, report their error otherwise, and split where they would.
+        let alphabet: &[u8] = b"aZ09-!#:/ \t\x7f\x80\xff\x00\x1f~HTP.1";
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut rnd = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let kind = |r: Result<(), ParseError>| r.map_err(|e| e.kind());
+        let mut accepted = [0; 2];
+        for _ in 0..200_000 {
+            let mut line: Vec<u8> = (0..rnd(28))
+                .map(|_| alphabet[rnd(alphabet.len())])
+                .collect();
+            // Often a plausible shape, so that acceptance is common too.
+            if rnd(2) == 0 {
+                let v: &[u8] = [&b" HTTP/1.1"[..], b" HTTP/1.0", b" HTTP/2.0"][rnd(3)];
+                let mut l = b"GET ".to_vec();
+                l.extend(line.iter().filter(|&&b| b != b' '));
+                l.extend_from_slice(v);
+                line = l;
+            }
+            let field = split_field_line(&line);
+            assert_eq!(
+                field.as_ref().map(|_| ()).map_err(|e| e.kind()),
+                kind(check_field_line(&line)),
+                "{line:?}"
+            );
+            if let Ok((name, value)) = field {
+                let colon = line.iter().position(|&b| b == b':').unwrap();
+                assert_eq!(
+                    (name, value),
+                    (&line[..colon], trim_ows(&line[colon + 1..]))
+                );
+                accepted[0] += 1;
+            }
+            let req = split_request_line(&line);
+            assert_eq!(
+                req.as_ref().map(|_| ()).map_err(|e| e.kind()),
+                kind(check_request_line(&line)),
+                "{line:?}"
+            );
+            if let Ok((m, t, _)) = req {
+                let mut parts = line.split(|&b| b == b' ');
+                assert_eq!((parts.next(), parts.next()), (Some(m), Some(t)));
+                accepted[1] += 1;
+            }
+        }
+        assert!(accepted.iter().all(|&n| n > 1000), "{accepted:?}");
+    }
+
+    #[test]
+    fn field_bytes_word_at_a_time() {
+        for len in 0..24 {
+            for at in 0..len {
+                for bad in [0x00u8, 0x0a, 0x0d, 0x1f, 0x7f] {
+                    let mut v = vec![b'a'; len];
+                    v[at] = bad;
+                    assert!(!are_field_bytes(&v), "{v:?}");
+                    v[at] = [b'\t', b' ', 0x80, 0xff, b'~'][usize::from(bad) % 5];
+                    assert!(are_field_bytes(&v), "{v:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -91,6 +91,8 @@ use crate::limits::Limits;
 mod events;
 mod write;
 
+pub use write::OwnLines;
+
 pub use events::{Deadline, Event, Step, HEAD_TIMEOUT, IDLE_TIMEOUT};
 
 /// Requests that may be parsed ahead of their responses. Each holds a

@@ -3,9 +3,21 @@
 use super::{Conn, Exchange, Reading, Writing};
 use crate::error::{EncodeError, EncodeErrorKind};
 use crate::h1::body::{Encoder, Frame};
-use crate::h1::encode::{write_response_head, write_response_head_with};
+use crate::h1::encode::{push_checked_fields, push_status_line, write_response_head};
 use crate::h1::head::{Headers, ResponseHead, StatusCode, Version};
 use crate::h1::parse::{content_length, Present};
+
+/// Field lines a server adds to a response that has no field of the same
+/// name, pre-built by the server: each empty, or complete lines
+/// (`name: value\r\n`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OwnLines<'a> {
+    /// `date: <IMF-fixdate>\r\n`.
+    pub date: &'a [u8],
+    /// `keep-alive: timeout=N\r\n`: sent only when the connection stays
+    /// open after the response.
+    pub keep_alive: &'a [u8],
+}
 
 /// How a response is framed, decided from its request and status.
 #[derive(Debug)]
@@ -31,25 +43,26 @@ impl Conn {
     /// by the caller is honoured (it must agree with `body_len`); a
     /// Transfer-Encoding field is refused. Interim 1xx responses (other
     /// than 100 and 101) are written as they are and leave the response
-    /// open; they are dropped for HTTP/1.0 clients.
+    /// open; they are dropped for HTTP/1.0 clients. Nothing is written on
+    /// error.
     pub fn write_head(
         &mut self,
         head: ResponseHead,
         body_len: Option<u64>,
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
-        self.write_head_with(head, body_len, &[], out)
+        self.write_head_with(head, body_len, OwnLines::default(), out)
     }
 
-    /// Like [`write_head`](Self::write_head), adding the caller's own
-    /// pre-built field lines (see
-    /// [`write_response_head_with`](crate::h1::encode::write_response_head_with)),
-    /// so a server can send `Date` and `Keep-Alive` without allocating.
+    /// Like [`write_head`](Self::write_head), adding a server's own
+    /// pre-built field lines where the response has no field of that name
+    /// (see [`OwnLines`]), so a server sends `Date` and `Keep-Alive`
+    /// without allocating.
     pub fn write_head_with(
         &mut self,
         mut head: ResponseHead,
         body_len: Option<u64>,
-        extra: &[u8],
+        own: OwnLines<'_>,
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
         match self.writing {
@@ -69,22 +82,14 @@ impl Conn {
                 Version::Http11 => write_response_head(&head, out),
             };
         }
-        let fields = Present::scan(&head.headers);
-        let plan = plan(
-            &ex,
-            status,
-            declared_length(&head.headers, &fields, body_len)?,
-        )?;
-        let keep_alive = ex.keep_alive
-            && (!fields.connection || !head.headers.contains_token("connection", "close"))
-            && !plan.encoder.is_close_delimited()
-            && !self.body_waits_for_continue()
-            && !self.is_last_response();
-        let framing = apply_plan(&plan, &fields, &mut head.headers);
-        if !plan.upgraded {
-            set_connection(&mut head.headers, &fields, keep_alive, ex.version);
-        }
-        write_response_head_with(&head, &[framing.as_bytes(), extra], out)?;
+        let mark = out.len();
+        let (plan, keep_alive) = match self.push_head(&ex, &mut head, body_len, own, out) {
+            Ok(done) => done,
+            Err(e) => {
+                out.truncate(mark);
+                return Err(e);
+            }
+        };
         let front = self.queue.front_mut().expect("checked above");
         front.keep_alive = keep_alive || plan.upgraded;
         front.upgraded = plan.upgraded;
@@ -93,6 +98,69 @@ impl Conn {
         }
         self.writing = Writing::Body(plan.encoder);
         Ok(())
+    }
+
+    /// Appends the head of a final response to `ex` and returns its plan
+    /// and whether the connection stays open after it. The status line
+    /// and the fields are written (and checked) in one pass that also notes
+    /// the fields framing depends on; only when the plan must change one of
+    /// them (a Content-Length to strip, a Connection field to replace) is
+    /// the head written again from the edited fields. On error the caller
+    /// truncates `out`.
+    fn push_head(
+        &self,
+        ex: &Exchange,
+        head: &mut ResponseHead,
+        body_len: Option<u64>,
+        own: OwnLines<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(Plan, bool), EncodeError> {
+        let mark = out.len();
+        push_status_line(head, out)?;
+        let mut fields = Present::default();
+        push_checked_fields(&head.headers, out, |i, name| fields.note(i, name))?;
+        let plan = plan(
+            ex,
+            head.status,
+            declared_length(&head.headers, &fields, body_len)?,
+        )?;
+        let keep_alive = ex.keep_alive
+            && (!fields.connection || !head.headers.contains_token("connection", "close"))
+            && !plan.encoder.is_close_delimited()
+            && !self.body_waits_for_continue()
+            && !self.is_last_response();
+        let connection = if plan.upgraded {
+            ConnectionField::Keep
+        } else {
+            connection_field(&head.headers, &fields, keep_alive, ex.version)
+        };
+        let framing = framing_line(&plan);
+        if (plan.strip_length && fields.content_length) || connection == ConnectionField::Replace {
+            // Rare: edit the fields and write the head again.
+            out.truncate(mark);
+            if plan.strip_length {
+                head.headers.remove("content-length");
+            }
+            if connection == ConnectionField::Replace {
+                let token = if keep_alive { "keep-alive" } else { "close" };
+                head.headers.insert("connection", token);
+            }
+            push_status_line(head, out)?;
+            push_checked_fields(&head.headers, out, |_, _| {})?;
+        } else if let ConnectionField::Add(line) = connection {
+            out.extend_from_slice(line);
+        }
+        if !fields.content_length {
+            out.extend_from_slice(framing.as_bytes());
+        }
+        if !fields.date {
+            out.extend_from_slice(own.date);
+        }
+        if keep_alive && !plan.upgraded && !fields.keep_alive {
+            out.extend_from_slice(own.keep_alive);
+        }
+        out.extend_from_slice(b"\r\n");
+        Ok((plan, keep_alive))
     }
 
     /// Appends body bytes of the current response, framed.
@@ -258,35 +326,32 @@ impl FramingLine {
     }
 }
 
-/// Removes framing fields a plan forbids, and returns the field line it
-/// adds (`content-length` or `transfer-encoding`), if any.
-fn apply_plan(plan: &Plan, fields: &Present, headers: &mut Headers) -> FramingLine {
+/// The framing field line a plan adds (`content-length` or
+/// `transfer-encoding`), if any; a caller's own Content-Length field,
+/// checked to agree, is kept instead.
+fn framing_line(plan: &Plan) -> FramingLine {
     let mut line = FramingLine {
         buf: [0; 40],
         len: 0,
     };
     if plan.strip_length {
-        if fields.content_length {
-            headers.remove("content-length");
-        }
-    } else if let Some(n) = plan.length {
-        // A caller's Content-Length field was checked to agree; keep it as written.
-        if !fields.content_length {
-            line.push(b"content-length: ");
-            let mut digits = [0u8; 20];
-            let mut i = digits.len();
-            let mut n = n;
-            loop {
-                i -= 1;
-                digits[i] = b'0' + (n % 10) as u8;
-                n /= 10;
-                if n == 0 {
-                    break;
-                }
+        return line;
+    }
+    if let Some(n) = plan.length {
+        line.push(b"content-length: ");
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut n = n;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
             }
-            line.push(&digits[i..]);
-            line.push(b"\r\n");
         }
+        line.push(&digits[i..]);
+        line.push(b"\r\n");
     }
     if plan.chunked {
         line.push(b"transfer-encoding: chunked\r\n");
@@ -294,12 +359,38 @@ fn apply_plan(plan: &Plan, fields: &Present, headers: &mut Headers) -> FramingLi
     line
 }
 
-fn set_connection(headers: &mut Headers, fields: &Present, keep_alive: bool, version: Version) {
+/// What the Connection field of a response needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConnectionField {
+    /// Nothing: the fields say what the connection does.
+    Keep,
+    /// This line, as there is no Connection field.
+    Add(&'static [u8]),
+    /// The response's own Connection field says otherwise: replace it.
+    Replace,
+}
+
+/// `close` when the connection ends after this response, and
+/// `keep-alive` when an HTTP/1.0 connection persists, unless the
+/// response's own Connection field already says so.
+fn connection_field(
+    headers: &Headers,
+    fields: &Present,
+    keep_alive: bool,
+    version: Version,
+) -> ConnectionField {
     let has = |token| fields.connection && headers.contains_token("connection", token);
-    if !keep_alive && !has("close") {
-        headers.insert("connection", "close");
+    let (needed, line): (_, &'static [u8]) = if !keep_alive && !has("close") {
+        (true, b"connection: close\r\n")
     } else if keep_alive && version == Version::Http10 && !has("keep-alive") {
-        headers.insert("connection", "keep-alive");
+        (true, b"connection: keep-alive\r\n")
+    } else {
+        (false, b"")
+    };
+    match (needed, fields.connection) {
+        (false, _) => ConnectionField::Keep,
+        (true, false) => ConnectionField::Add(line),
+        (true, true) => ConnectionField::Replace,
     }
 }
 

@@ -110,10 +110,10 @@ const REG_NAME: [bool; 256] = crate::h1::syntax::alnum_and(b"-._~!$&'()*+,;=");
 /// Checks Host, framing, limits and expectations of a request head.
 pub(super) fn request_framing(
     head: &RequestHead,
+    p: &Present,
     limits: &Limits,
 ) -> Result<RequestFraming, ParseError> {
     let headers = &head.headers;
-    let p = Present::scan(headers);
     match (p.hosts, p.host.map(|i| headers.value_at(i))) {
         (n, _) if n > 1 => return Err(ErrorKind::DuplicateHost.into()),
         (_, None) if head.version == Version::Http11 => return Err(ErrorKind::MissingHost.into()),
@@ -122,7 +122,7 @@ pub(super) fn request_framing(
         }
         _ => {}
     }
-    let body = body_kind(head.version, headers, &p)?.unwrap_or(BodyKind::Empty);
+    let body = body_kind(head.version, headers, p)?.unwrap_or(BodyKind::Empty);
     check_body_limit(body, limits)?;
     let http11 = head.version == Version::Http11;
     Ok(RequestFraming {
@@ -178,27 +178,37 @@ pub(crate) struct Present {
     pub(crate) connection: bool,
     expect: bool,
     upgrade: bool,
+    /// Date and Keep-Alive, which a server adds to a response that lacks them.
+    pub(crate) date: bool,
+    pub(crate) keep_alive: bool,
 }
 
 impl Present {
     pub(crate) fn scan(headers: &Headers) -> Present {
         let mut p = Present::default();
         for (i, (name, _)) in headers.iter_bytes().enumerate() {
-            let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
-            match name.len() {
-                4 if is("host") => {
-                    p.hosts += 1;
-                    p.host.get_or_insert(i);
-                }
-                6 if is("expect") => p.expect = true,
-                7 if is("upgrade") => p.upgrade = true,
-                10 if is("connection") => p.connection = true,
-                14 if is("content-length") => p.content_length = true,
-                17 if is("transfer-encoding") => p.transfer_encoding = true,
-                _ => {}
-            }
+            p.note(i, name);
         }
         p
+    }
+
+    /// Takes field `i`, called `name`, into account.
+    pub(crate) fn note(&mut self, i: usize, name: &[u8]) {
+        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+        match name.len() {
+            4 if is("host") => {
+                self.hosts += 1;
+                self.host.get_or_insert(i);
+            }
+            4 if is("date") => self.date = true,
+            6 if is("expect") => self.expect = true,
+            7 if is("upgrade") => self.upgrade = true,
+            10 if is("connection") => self.connection = true,
+            10 if is("keep-alive") => self.keep_alive = true,
+            14 if is("content-length") => self.content_length = true,
+            17 if is("transfer-encoding") => self.transfer_encoding = true,
+            _ => {}
+        }
     }
 
     /// [`keep_alive`], skipping the Connection lookups when there is none.

@@ -30,7 +30,7 @@
 
 use crate::error::{ErrorKind, ParseError};
 use crate::h1::head::{trim_ows, Headers, Method, RequestHead, ResponseHead, StatusCode, Version};
-use crate::h1::syntax::{find_line_end, parse_version, scan_head, StartLine};
+use crate::h1::syntax::{scan_head, scan_head_into, split_request_line, HeadSink, StartLine};
 use crate::limits::Limits;
 
 mod framing;
@@ -98,26 +98,67 @@ pub struct ParsedResponse {
 /// carry the status to answer with; after any error the connection's
 /// framing is unknown and it must be closed.
 pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<ParsedRequest>, ParseError> {
-    let Some(scan) = scan_head(buf, limits, StartLine::Request)? else {
+    let mut split = RequestSplit::default();
+    let Some(scan) = scan_head_into(buf, limits, &mut split)? else {
         return Ok(None);
     };
-    let (method, target, version, headers) =
-        split_request(&buf[..scan.end], scan.fields).ok_or(ErrorKind::RequestLine)?;
-    let method = Method::from_token(method);
+    let method = Method::from_token(to_str(split.method)?);
+    let target = to_str(split.target)?;
     let form = framing::target_form(&method, target)?;
     let head = RequestHead {
         form,
         target: target.to_owned(),
         method,
-        version,
-        headers,
+        version: split.version,
+        headers: split.headers,
     };
-    let framing = framing::request_framing(&head, limits)?;
+    let framing = framing::request_framing(&head, &split.present, limits)?;
     Ok(Some(ParsedRequest {
         head,
         framing,
         head_len: scan.end,
     }))
+}
+
+/// A request head split by the line scan as it checks each line.
+struct RequestSplit<'a> {
+    method: &'a [u8],
+    target: &'a [u8],
+    version: Version,
+    headers: Headers,
+    /// Which framing fields the head has.
+    present: Present,
+}
+
+impl Default for RequestSplit<'_> {
+    fn default() -> Self {
+        RequestSplit {
+            method: b"",
+            target: b"",
+            version: Version::Http11,
+            headers: Headers::with_capacity_bytes(8, 256),
+            present: Present::default(),
+        }
+    }
+}
+
+impl<'a> HeadSink<'a> for RequestSplit<'a> {
+    const START: StartLine = StartLine::Request;
+
+    fn start_line(&mut self, line: &'a [u8]) -> Result<(), ParseError> {
+        (self.method, self.target, self.version) = split_request_line(line)?;
+        Ok(())
+    }
+
+    fn field(&mut self, name: &'a [u8], value: &'a [u8]) {
+        self.present.note(self.headers.len(), name);
+        self.headers.append_token(name, value);
+    }
+}
+
+/// A method or target the scan accepted (so ASCII) as `&str`.
+fn to_str(b: &[u8]) -> Result<&str, ParseError> {
+    std::str::from_utf8(b).map_err(|_| ErrorKind::RequestLine.into())
 }
 
 /// Parses a response head from the start of `buf`, for a request made with
@@ -161,39 +202,6 @@ pub fn parse_response(
         upgrade,
         head_len: scan.end,
     }))
-}
-
-/// Splits a request head that [`scan_head`] has accepted (so every line
-/// ends in CRLF, the request line is three single-space-separated parts of
-/// token, visible-ASCII and version syntax, and every field line is a
-/// token, a colon and field bytes) into its parts. `None` only if the scan
-/// and this split disagree, which would be a bug.
-fn split_request(head: &[u8], fields: usize) -> Option<(&str, &str, Version, Headers)> {
-    let mut at = 0;
-    while head[at..].starts_with(b"\r\n") {
-        at += 2;
-    }
-    let end = at + find_line_end(&head[at..])?;
-    let line = &head[at..end];
-    let mut parts = line.splitn(3, |&b| b == b' ');
-    let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
-    let version = parse_version(version).ok()?;
-    let method = std::str::from_utf8(method).ok()?;
-    let target = std::str::from_utf8(target).ok()?;
-    // Names and values are at most the rest of the head.
-    let mut headers = Headers::with_capacity_bytes(fields, head.len() - end);
-    let mut at = end + 2;
-    loop {
-        let end = at + find_line_end(&head[at..])?;
-        if end == at {
-            break;
-        }
-        let line = &head[at..end];
-        let colon = line.iter().position(|&b| b == b':')?;
-        headers.append_token(&line[..colon], trim_ows(&line[colon + 1..]));
-        at = end + 2;
-    }
-    Some((method, target, version, headers))
 }
 
 /// Heads with at most this many fields are split without allocating.
@@ -255,7 +263,7 @@ mod tests {
     /// Method, target, version and fields of a request head.
     type Split = (String, String, Version, Vec<(String, Vec<u8>)>);
 
-    /// httparse's split of a head, as the reference for [`split_request`].
+    /// httparse's split of a head, as the reference for [`RequestSplit`].
     fn httparse_split(head: &[u8]) -> Option<Split> {
         let mut slots = [httparse::EMPTY_HEADER; 128];
         let mut req = httparse::Request::new(&mut slots);
@@ -338,18 +346,19 @@ mod tests {
                 head.extend_from_slice(b"\r\n");
             }
             head.extend_from_slice(b"\r\n");
-            let Ok(Some(scan)) = scan_head(&head, &Limits::default(), StartLine::Request) else {
+            let mut ours = RequestSplit::default();
+            let Ok(Some(scan)) = scan_head_into(&head, &Limits::default(), &mut ours) else {
                 continue;
             };
             assert_eq!(scan.end, head.len());
-            let ours = split_request(&head, scan.fields).expect("a scanned head splits");
+            assert_eq!(scan.fields, ours.headers.len());
             let theirs = httparse_split(&head)
                 .unwrap_or_else(|| panic!("httparse refuses {:?}", String::from_utf8_lossy(&head)));
-            assert_eq!(ours.0, theirs.0);
-            assert_eq!(ours.1, theirs.1);
-            assert_eq!(ours.2, theirs.2);
+            assert_eq!(ours.method, theirs.0.as_bytes());
+            assert_eq!(ours.target, theirs.1.as_bytes());
+            assert_eq!(ours.version, theirs.2);
             let fields: Vec<_> = ours
-                .3
+                .headers
                 .iter()
                 .map(|(n, v)| (n.to_owned(), v.to_vec()))
                 .collect();
