@@ -58,7 +58,7 @@ impl Response {
     /// A 200 response with the given content type and body.
     pub fn bytes(content_type: &str, body: impl Into<Bytes>) -> Response {
         let mut r = Response::new(StatusCode::OK);
-        r.headers.insert("content-type", content_type);
+        r.headers.append("content-type", content_type);
         r.body = Body::Full(body.into());
         r
     }

@@ -44,10 +44,13 @@ pub fn write_response_head_with(
 
 /// Appends the status line of `head`, after checking its reason phrase.
 pub(crate) fn push_status_line(head: &ResponseHead, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    let reason = head.reason();
-    if !are_field_bytes(reason.as_bytes()) {
-        return Err(EncodeErrorKind::Reason.into());
-    }
+    // Canonical reasons are valid; only a caller's own is checked.
+    let reason = match &head.reason {
+        Some(r) if !are_field_bytes(r.as_bytes()) => return Err(EncodeErrorKind::Reason.into()),
+        Some(r) => r.as_str(),
+        None => head.status.reason(),
+    };
+    out.reserve(15 + reason.len());
     out.extend_from_slice(head.version.as_str().as_bytes());
     // A status is always three digits (`StatusCode` keeps it in 100..=999).
     let code = head.status.as_u16();

@@ -56,6 +56,22 @@ impl Method {
         }
     }
 
+    /// The method named by `token`, a token the parser checked (so ASCII).
+    pub(crate) fn from_token_bytes(token: &[u8]) -> Method {
+        match token {
+            b"GET" => Method::Get,
+            b"HEAD" => Method::Head,
+            b"POST" => Method::Post,
+            b"PUT" => Method::Put,
+            b"DELETE" => Method::Delete,
+            b"CONNECT" => Method::Connect,
+            b"OPTIONS" => Method::Options,
+            b"TRACE" => Method::Trace,
+            b"PATCH" => Method::Patch,
+            other => Method::Other(String::from_utf8_lossy(other).into_owned()),
+        }
+    }
+
     /// The method as it appears on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -164,7 +180,7 @@ impl RequestHead {
             }
             TargetForm::Authority | TargetForm::Asterisk => return t,
         };
-        let path = t.split('?').next().unwrap_or(t);
+        let path = t.find('?').map_or(t, |q| &t[..q]);
         if path.is_empty() {
             "/"
         } else {

@@ -50,6 +50,16 @@ fn valid_authority(a: &[u8], require_port: bool) -> bool {
     if a.is_empty() {
         return !require_port;
     }
+    // The usual authority, a plain reg-name or IPv4 address with an
+    // optional port, in one pass; anything else takes the full check.
+    let host = a.iter().take_while(|&&b| REG_NAME[b as usize]).count();
+    if host > 0 {
+        match &a[host..] {
+            [] => return !require_port,
+            [b':', port @ ..] if valid_port(port) => return true,
+            _ => {}
+        }
+    }
     let (host_ok, port) = if let Some(inner) = a.strip_prefix(b"[") {
         let Some(close) = inner.iter().position(|&b| b == b']') else {
             return false;
@@ -73,14 +83,17 @@ fn valid_authority(a: &[u8], require_port: bool) -> bool {
     };
     let port_ok = match port {
         None => !require_port,
-        Some(p) => {
-            !p.is_empty()
-                && p.len() <= 5
-                && p.iter().all(u8::is_ascii_digit)
-                && parse_u64(p).is_some_and(|n| n <= 65535)
-        }
+        Some(p) => valid_port(p),
     };
     host_ok && port_ok
+}
+
+/// One to five digits, at most 65535.
+fn valid_port(p: &[u8]) -> bool {
+    !p.is_empty()
+        && p.len() <= 5
+        && p.iter().all(u8::is_ascii_digit)
+        && parse_u64(p).is_some_and(|n| n <= 65535)
 }
 
 /// reg-name / IPv4address: unreserved, sub-delims and pct-encoded bytes.

@@ -102,7 +102,7 @@ pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<ParsedRequest
     let Some(scan) = scan_head_into(buf, limits, &mut split)? else {
         return Ok(None);
     };
-    let method = Method::from_token(to_str(split.method)?);
+    let method = Method::from_token_bytes(split.method);
     let target = to_str(split.target)?;
     let form = framing::target_form(&method, target)?;
     let head = RequestHead {
