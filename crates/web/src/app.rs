@@ -368,6 +368,8 @@ impl<H: Handler> From<H> for Mount {
 }
 
 impl waiter_http::server::Handler for App {
+    type Future = Pin<Box<dyn Future<Output = Response>>>;
+
     fn call(&self, req: waiter_http::Request) -> Pin<Box<dyn Future<Output = Response>>> {
         let mut req = Request::from(req);
         let (endpoint, local, label) = self.resolve(&mut req);

@@ -14,7 +14,6 @@
 use std::future::{poll_fn, Future};
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
@@ -34,9 +33,9 @@ const OWNERS: usize = 2;
 /// Serves connection `key` until it closes (`None`) or parks: then the
 /// park waker of the returned generation is registered, and the caller
 /// turns the connection into its parked record.
-pub(crate) async fn serve(
+pub(crate) async fn serve<H: Handler>(
     shared: &Rc<ConnShared>,
-    handler: &dyn Handler,
+    handler: &H,
     server: &ServerInner,
     key: usize,
 ) -> Option<u32> {
@@ -121,9 +120,9 @@ async fn wait_idle(shared: &Rc<ConnShared>, server: &ServerInner, key: usize) ->
     }
 }
 
-async fn drive(
+async fn drive<H: Handler>(
     shared: &Rc<ConnShared>,
-    handler: &dyn Handler,
+    handler: &H,
     server: &ServerInner,
     key: usize,
 ) -> io::Result<Ending> {
@@ -184,9 +183,9 @@ async fn drive(
 /// before the returned future starts, so that future holds neither the
 /// parsed request nor the `Request` (an `async fn` keeps its arguments for
 /// its whole life, and this future lives in every connection's task).
-fn respond<'a>(
+fn respond<'a, H: Handler>(
     shared: &'a Rc<ConnShared>,
-    handler: &dyn Handler,
+    handler: &H,
     req: ParsedRequest,
     last: bool,
     server: &'a ServerInner,
@@ -221,9 +220,9 @@ fn respond<'a>(
         RequestBody::empty()
     };
     let request = Request::new(req.head, body, shared.remote);
-    let call = CatchUnwind(handler.call(request));
+    let call = handler.call(request);
     async move {
-        let (response, failed) = match call.await {
+        let (response, failed) = match catch_unwind_async(call).await {
             Ok(r) => (r, false),
             Err(msg) => {
                 tracing::error!(remote = %shared.remote, panic = %msg, "a handler panicked; answering 500");
@@ -241,26 +240,22 @@ fn respond<'a>(
     }
 }
 
-/// Polls a handler future, turning a panic into an error message.
-struct CatchUnwind(Pin<Box<dyn Future<Output = Response>>>);
-
-impl Future for CatchUnwind {
-    type Output = Result<Response, String>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
-            Ok(Poll::Ready(r)) => Poll::Ready(Ok(r)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(p) => {
-                let msg = if let Some(s) = p.downcast_ref::<&str>() {
-                    (*s).to_owned()
-                } else if let Some(s) = p.downcast_ref::<String>() {
-                    s.clone()
-                } else {
-                    "<non-string panic payload>".to_owned()
-                };
-                Poll::Ready(Err(msg))
-            }
+/// Awaits a handler's future, turning a panic into an error message.
+async fn catch_unwind_async<F: Future>(f: F) -> Result<F::Output, String> {
+    let mut f = std::pin::pin!(f);
+    poll_fn(|cx| match catch_unwind(AssertUnwindSafe(|| f.as_mut().poll(cx))) {
+        Ok(Poll::Ready(r)) => Poll::Ready(Ok(r)),
+        Ok(Poll::Pending) => Poll::Pending,
+        Err(p) => {
+            let msg = if let Some(s) = p.downcast_ref::<&str>() {
+                (*s).to_owned()
+            } else if let Some(s) = p.downcast_ref::<String>() {
+                s.clone()
+            } else {
+                "<non-string panic payload>".to_owned()
+            };
+            Poll::Ready(Err(msg))
         }
-    }
+    })
+    .await
 }

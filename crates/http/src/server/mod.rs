@@ -38,7 +38,6 @@ use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Poll, Waker};
@@ -57,9 +56,17 @@ use park::{Entry, ReadyQueue};
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Turns requests into responses.
+///
+/// The server is generic over its handler, so a handler's future lives
+/// inside the connection's task rather than in a box of its own for every
+/// request. A handler that chooses among futures of different types (a
+/// router) returns a boxed future itself.
 pub trait Handler: 'static {
+    /// The future of one response.
+    type Future: Future<Output = Response> + 'static;
+
     /// Handles one request.
-    fn call(&self, req: Request) -> Pin<Box<dyn Future<Output = Response>>>;
+    fn call(&self, req: Request) -> Self::Future;
 }
 
 impl<F, Fut> Handler for F
@@ -67,8 +74,10 @@ where
     F: Fn(Request) -> Fut + 'static,
     Fut: Future<Output = Response> + 'static,
 {
-    fn call(&self, req: Request) -> Pin<Box<dyn Future<Output = Response>>> {
-        Box::pin(self(req))
+    type Future = Fut;
+
+    fn call(&self, req: Request) -> Fut {
+        self(req)
     }
 }
 
@@ -156,7 +165,7 @@ impl ServerBuilder {
             keep_alive_line: keep_alive_line.into_bytes().into(),
         });
         tracing::debug!(%local_addr, "HTTP server listening with:\n{}", inner.config);
-        let handler: Rc<dyn Handler> = Rc::new(handler);
+        let handler = Rc::new(handler);
         let (i, h) = (inner.clone(), handler.clone());
         let task = waiter_rt::spawn_named("http accept", accept_loop(i, listener, h));
         *inner.accept_task.borrow_mut() = Some(task);
@@ -213,7 +222,7 @@ impl ServerInner {
     }
 }
 
-async fn accept_loop(server: Rc<ServerInner>, listener: TcpListener, handler: Rc<dyn Handler>) {
+async fn accept_loop<H: Handler>(server: Rc<ServerInner>, listener: TcpListener, handler: Rc<H>) {
     loop {
         poll_fn(|cx| {
             if server.conns.borrow().len() < server.config.max_connections {

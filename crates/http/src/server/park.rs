@@ -195,7 +195,7 @@ impl Wake for ParkWaker {
 }
 
 /// Restarts parked connections as their sockets become ready.
-pub(crate) async fn resume_loop(server: Rc<ServerInner>, handler: Rc<dyn Handler>) {
+pub(crate) async fn resume_loop<H: Handler>(server: Rc<ServerInner>, handler: Rc<H>) {
     let mut batch = Vec::new();
     loop {
         std::future::poll_fn(|cx| {
@@ -215,7 +215,7 @@ pub(crate) async fn resume_loop(server: Rc<ServerInner>, handler: Rc<dyn Handler
 
 impl ServerInner {
     /// Makes `key` an active connection and starts its task.
-    pub(crate) fn start(self: &Rc<Self>, key: usize, shared: Rc<ConnShared>, h: &Rc<dyn Handler>) {
+    pub(crate) fn start<H: Handler>(self: &Rc<Self>, key: usize, shared: Rc<ConnShared>, h: &Rc<H>) {
         let old = std::mem::replace(
             &mut self.conns.borrow_mut()[key],
             Entry::Active {
@@ -250,7 +250,7 @@ impl ServerInner {
 
     /// Parks connection `key`, whose driver has just registered the park
     /// waker of generation `gen` and is finishing.
-    fn park(self: &Rc<Self>, key: usize, shared: Rc<ConnShared>, gen: u32, h: &Rc<dyn Handler>) {
+    fn park<H: Handler>(self: &Rc<Self>, key: usize, shared: Rc<ConnShared>, gen: u32, h: &Rc<H>) {
         let mut old = std::mem::replace(&mut self.conns.borrow_mut()[key], Entry::Moving);
         if let Some(task) = old.take_task() {
             // The task is finishing: it called us.
@@ -276,7 +276,7 @@ impl ServerInner {
     }
 
     /// Restarts parked connection `key` if generation `gen` is still parked.
-    fn resume(self: &Rc<Self>, key: usize, gen: u32, h: &Rc<dyn Handler>) {
+    fn resume<H: Handler>(self: &Rc<Self>, key: usize, gen: u32, h: &Rc<H>) {
         let parked = {
             let mut conns = self.conns.borrow_mut();
             match conns.get_mut(key) {

@@ -103,6 +103,8 @@ impl Handler for ServeDir {
 /// A `ServeDir` is also a server handler on its own: errors are rendered
 /// as problem documents.
 impl waiter_http::server::Handler for ServeDir {
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Response>>>;
+
     fn call(
         &self,
         req: waiter_http::Request,
