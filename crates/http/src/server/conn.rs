@@ -485,7 +485,15 @@ impl ConnShared {
     }
 
     pub(super) fn next_event(&self) -> Event {
-        self.io.borrow_mut().poll().0
+        let mut io = self.io.borrow_mut();
+        let io = &mut *io;
+        let input = match &io.rbuf {
+            Some(b) => &b[io.start..io.end],
+            None => &[],
+        };
+        let step = io.conn.poll_read(input);
+        io.start += step.consumed;
+        step.event
     }
 
     pub(super) fn buffered(&self) -> usize {

@@ -243,19 +243,21 @@ fn respond<'a, H: Handler>(
 /// Awaits a handler's future, turning a panic into an error message.
 async fn catch_unwind_async<F: Future>(f: F) -> Result<F::Output, String> {
     let mut f = std::pin::pin!(f);
-    poll_fn(|cx| match catch_unwind(AssertUnwindSafe(|| f.as_mut().poll(cx))) {
-        Ok(Poll::Ready(r)) => Poll::Ready(Ok(r)),
-        Ok(Poll::Pending) => Poll::Pending,
-        Err(p) => {
-            let msg = if let Some(s) = p.downcast_ref::<&str>() {
-                (*s).to_owned()
-            } else if let Some(s) = p.downcast_ref::<String>() {
-                s.clone()
-            } else {
-                "<non-string panic payload>".to_owned()
-            };
-            Poll::Ready(Err(msg))
-        }
-    })
+    poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| f.as_mut().poll(cx))) {
+            Ok(Poll::Ready(r)) => Poll::Ready(Ok(r)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(p) => {
+                let msg = if let Some(s) = p.downcast_ref::<&str>() {
+                    (*s).to_owned()
+                } else if let Some(s) = p.downcast_ref::<String>() {
+                    s.clone()
+                } else {
+                    "<non-string panic payload>".to_owned()
+                };
+                Poll::Ready(Err(msg))
+            }
+        },
+    )
     .await
 }

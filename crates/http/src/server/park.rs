@@ -215,7 +215,12 @@ pub(crate) async fn resume_loop<H: Handler>(server: Rc<ServerInner>, handler: Rc
 
 impl ServerInner {
     /// Makes `key` an active connection and starts its task.
-    pub(crate) fn start<H: Handler>(self: &Rc<Self>, key: usize, shared: Rc<ConnShared>, h: &Rc<H>) {
+    pub(crate) fn start<H: Handler>(
+        self: &Rc<Self>,
+        key: usize,
+        shared: Rc<ConnShared>,
+        h: &Rc<H>,
+    ) {
         let old = std::mem::replace(
             &mut self.conns.borrow_mut()[key],
             Entry::Active {

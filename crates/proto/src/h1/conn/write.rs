@@ -134,7 +134,6 @@ impl Conn {
         } else {
             connection_field(&head.headers, &fields, keep_alive, ex.version)
         };
-        let framing = framing_line(&plan);
         if (plan.strip_length && fields.content_length) || connection == ConnectionField::Replace {
             // Rare: edit the fields and write the head again.
             out.truncate(mark);
@@ -151,7 +150,7 @@ impl Conn {
             out.extend_from_slice(line);
         }
         if !fields.content_length {
-            out.extend_from_slice(framing.as_bytes());
+            push_framing_line(&plan, out);
         }
         if !fields.date {
             out.extend_from_slice(own.date);
@@ -307,56 +306,32 @@ fn plan(ex: &Exchange, status: StatusCode, len: Option<u64>) -> Result<Plan, Enc
     Ok(plan)
 }
 
-/// The framing field line a plan adds, built without allocating.
-struct FramingLine {
-    /// The line's bytes.
-    buf: [u8; 40],
-    /// How many of them are used.
-    len: usize,
-}
-
-impl FramingLine {
-    fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-
-    fn push(&mut self, b: &[u8]) {
-        self.buf[self.len..self.len + b.len()].copy_from_slice(b);
-        self.len += b.len();
-    }
-}
-
-/// The framing field line a plan adds (`content-length` or
+/// Appends the framing field line a plan adds (`content-length` or
 /// `transfer-encoding`), if any; a caller's own Content-Length field,
 /// checked to agree, is kept instead.
-fn framing_line(plan: &Plan) -> FramingLine {
-    let mut line = FramingLine {
-        buf: [0; 40],
-        len: 0,
-    };
+fn push_framing_line(plan: &Plan, out: &mut Vec<u8>) {
     if plan.strip_length {
-        return line;
+        return;
     }
     if let Some(n) = plan.length {
-        line.push(b"content-length: ");
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
+        let mut line = *b"content-length: 00000000000000000000\r\n";
+        let digits_end = line.len() - 2;
+        let mut i = digits_end;
         let mut n = n;
         loop {
             i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
+            line[i] = b'0' + (n % 10) as u8;
             n /= 10;
             if n == 0 {
                 break;
             }
         }
-        line.push(&digits[i..]);
-        line.push(b"\r\n");
+        out.extend_from_slice(&line[..16]);
+        out.extend_from_slice(&line[i..]);
     }
     if plan.chunked {
-        line.push(b"transfer-encoding: chunked\r\n");
+        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
     }
-    line
 }
 
 /// What the Connection field of a response needs.

@@ -180,7 +180,7 @@ impl RequestHead {
             }
             TargetForm::Authority | TargetForm::Asterisk => return t,
         };
-        let path = t.find('?').map_or(t, |q| &t[..q]);
+        let path = t.bytes().position(|b| b == b'?').map_or(t, |q| &t[..q]);
         if path.is_empty() {
             "/"
         } else {

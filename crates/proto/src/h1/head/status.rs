@@ -194,7 +194,10 @@ mod tests {
         // Encoders write canonical reasons without checking them.
         for code in 100..=999 {
             let reason = StatusCode::from_u16(code).unwrap().reason();
-            assert!(reason.bytes().all(crate::h1::syntax::is_field_byte), "{code}");
+            assert!(
+                reason.bytes().all(crate::h1::syntax::is_field_byte),
+                "{code}"
+            );
         }
         assert_eq!(StatusCode::from_u16(99), None);
         assert_eq!(StatusCode::from_u16(1000), None);
