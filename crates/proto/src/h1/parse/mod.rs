@@ -6,16 +6,19 @@
 //! returned [`BodyKind`] says how to find where it ends (see
 //! [`Decoder`](crate::Decoder)).
 //!
-//! Parsing happens in three passes over the head:
+//! A request head is parsed in two passes:
 //!
-//! 1. a line scan that enforces CRLF line endings, field-line syntax and
-//!    size limits (`syntax` module),
-//! 2. a split of the head into method, target, version and fields: for
-//!    requests a plain split of what the scan accepted (a test checks that
-//!    it agrees with httparse on thousands of generated heads), for
-//!    responses httparse,
-//! 3. semantic checks: target form, Host, Content-Length and
-//!    Transfer-Encoding, Expect, Connection (the `framing` module).
+//! 1. a line scan that enforces CRLF line endings, request-line and
+//!    field-line syntax and size limits (`syntax` module), and splits each
+//!    line as it accepts it: method, target and version, then the fields,
+//!    noting on the way which of the fields framing depends on are there
+//!    (a test checks the split against httparse on thousands of generated
+//!    heads),
+//! 2. semantic checks: target form, Host, Content-Length and
+//!    Transfer-Encoding, Expect, Connection (the `framing` module), which
+//!    look only at the fields the scan found.
+//!
+//! A response head is scanned the same way and then split by httparse.
 //!
 //! The result depends only on the bytes, never on how they were split
 //! across calls. Choices where the RFCs allow either way:
