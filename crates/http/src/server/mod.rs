@@ -60,7 +60,8 @@ pub const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// The server is generic over its handler, so a handler's future lives
 /// inside the connection's task rather than in a box of its own for every
 /// request. A handler that chooses among futures of different types (a
-/// router) returns a boxed future itself.
+/// router) returns a boxed future itself, and so may one whose future is
+/// large: every busy connection's task has room for it.
 pub trait Handler: 'static {
     /// The future of one response.
     type Future: Future<Output = Response> + 'static;
