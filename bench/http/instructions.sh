@@ -2,17 +2,20 @@
 # User-space instructions per request of the `hello` example, counted by
 # valgrind's callgrind (repeatable whatever else the machine is doing):
 # the server runs under callgrind, serves a warm-up of 1,600 and then
-# REQUESTS pipelined requests (bench/http/pipeline_client.py), and the
-# total count divided by all requests is printed (start-up included, about
-# 0.5 % of the total at the default count).
+# REQUESTS requests pipelined DEPTH deep on one connection
+# (bench/http/pipeline_client.py), and the total count divided by all
+# requests is printed (start-up included, about 0.5 % of the total at the
+# default count).
 #
 #   bench/http/instructions.sh                 # this checkout
 #   REV=<commit> bench/http/instructions.sh    # another commit, built in a worktree
+#   DEPTH=1 REQUESTS=10000 bench/http/instructions.sh   # one request at a time
 #
 # Installs valgrind with apt if missing. Only 127.0.0.1 is used.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REQUESTS=${REQUESTS:-32000}
+DEPTH=${DEPTH:-16}
 PORT=${PORT:-18390}
 command -v valgrind >/dev/null || { if [ "$(id -u)" = 0 ]; then S=""; else S=sudo; fi; $S apt-get install -y -qq valgrind >/dev/null; }
 SRC=$PWD
@@ -31,8 +34,8 @@ for _ in $(seq 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
     sleep 0.2
 done
-python3 bench/http/pipeline_client.py --port "$PORT" --requests 1600 >/dev/null
-python3 bench/http/pipeline_client.py --port "$PORT" --requests "$REQUESTS" >/dev/null
+python3 bench/http/pipeline_client.py --port "$PORT" --depth "$DEPTH" --requests 1600 >/dev/null
+python3 bench/http/pipeline_client.py --port "$PORT" --depth "$DEPTH" --requests "$REQUESTS" >/dev/null
 kill -INT "$VG"; sleep 2; kill "$VG" 2>/dev/null || true; wait "$VG" 2>/dev/null || true
 TOTAL=$(grep -o 'Collected : [0-9]*' "$OUT/log" | awk '{print $3}')
 echo "instructions: $TOTAL for $((REQUESTS + 1600)) requests: $((TOTAL / (REQUESTS + 1600))) per request"

@@ -70,4 +70,13 @@ impl Clock {
             Clock::Manual(m) => m.now(),
         }
     }
+
+    /// The loop time for a moment when the system clock read `system`:
+    /// that reading itself, or the manual clock's.
+    pub(crate) fn at(&self, system: Instant) -> Instant {
+        match self {
+            Clock::System => system,
+            Clock::Manual(m) => m.now(),
+        }
+    }
 }

@@ -215,10 +215,6 @@ impl Inner {
         self.now.get()
     }
 
-    fn update_time(&self) {
-        self.now.set(self.clock.now());
-    }
-
     /// A fresh reading of the loop's clock.
     pub(crate) fn read_clock(&self) -> Instant {
         self.clock.now()
@@ -350,7 +346,8 @@ impl Inner {
         }
     }
 
-    fn run_timers(&self) {
+    /// Fires due timers; returns whether any was due.
+    fn run_timers(&self) -> bool {
         let now = self.now();
         let mut due = std::mem::take(&mut *self.due.borrow_mut());
         {
@@ -359,10 +356,12 @@ impl Inner {
                 due.push(id);
             }
         }
+        let any = !due.is_empty();
         for id in due.drain(..) {
             self.fire_timer(id);
         }
         *self.due.borrow_mut() = due;
+        any
     }
 
     fn fire_timer(&self, id: TimerId) {
@@ -406,6 +405,7 @@ impl Inner {
         }
     }
 
+    /// Runs the pending callbacks queued before the phase began.
     fn run_pending(&self) {
         let n = self.pending.borrow().len();
         for _ in 0..n {
@@ -416,8 +416,9 @@ impl Inner {
         }
     }
 
-    fn run_poll(&self, timeout: Option<Duration>) {
-        let start = Instant::now();
+    /// Waits for I/O from `start` (a reading of the system clock just
+    /// taken), then runs what it woke.
+    fn run_poll(&self, timeout: Option<Duration>, start: Instant) {
         let n = match self.reactor.poll(timeout) {
             Ok(n) => n,
             Err(e) => {
@@ -425,11 +426,12 @@ impl Inner {
                 0
             }
         };
-        self.diag.record_poll(start.elapsed(), n);
+        let end = Instant::now();
+        self.diag.record_poll(end - start, n);
         // The wait may have been long: timers set by what the poll woke must
         // count from now, not from the start of the iteration (libuv updates
         // its time after `epoll_wait` too).
-        self.update_time();
+        self.now.set(self.clock.at(end));
         let mut buf = std::mem::take(&mut *self.remote_buf.borrow_mut());
         self.remote.drain(&mut buf);
         for t in buf.drain(..) {
@@ -441,8 +443,11 @@ impl Inner {
         self.checkpoint();
     }
 
-    fn run_check(&self) {
+    /// Runs the immediates queued before the phase began; returns whether
+    /// there were any.
+    fn run_check(&self) -> bool {
         let end = self.next_immediate.get();
+        let mut any = false;
         loop {
             let cb = {
                 let mut imm = self.immediates.borrow_mut();
@@ -452,10 +457,14 @@ impl Inner {
                 }
             };
             self.run_callback(CallbackKind::Immediate, cb);
+            any = true;
         }
+        any
     }
 
-    fn run_closing(&self) {
+    /// Runs the close callbacks queued before the phase began; returns
+    /// whether there were any.
+    fn run_closing(&self) -> bool {
         let n = self.closing.borrow().len();
         for _ in 0..n {
             let Some(cb) = self.closing.borrow_mut().pop_front() else {
@@ -463,6 +472,7 @@ impl Inner {
             };
             self.run_callback(CallbackKind::Close, cb);
         }
+        n > 0
     }
 
     /// Runs iterations. `main` is the `block_on` hook: it is called after
@@ -486,6 +496,12 @@ impl Inner {
     }
 
     /// One iteration; returns `true` if the main future finished.
+    ///
+    /// Phase times come from a few clock readings: one at the start (also
+    /// the loop time), one just before the poll wait, one when it ends
+    /// (also the loop time after it), one after the poll phase, and one
+    /// after each other phase that ran something. A phase that ran nothing
+    /// takes no reading; its few nanoseconds count towards the next phase.
     fn iterate(&self, mode: RunMode, main: &mut Option<&mut dyn FnMut() -> bool>) -> bool {
         let has_main = main.is_some();
         let mut hook = |inner: &Inner| match main {
@@ -493,35 +509,38 @@ impl Inner {
             _ => false,
         };
         let mut mark = Instant::now();
-        let mut lap = |inner: &Inner, phase: Phase| {
-            let t = Instant::now();
-            inner.diag.add_phase(phase, t - mark);
-            mark = t;
+        self.now.set(self.clock.at(mark));
+        let mut lap = |inner: &Inner, phase: Phase, end: Instant| {
+            inner.diag.add_phase(phase, end - mark);
+            mark = end;
         };
-        self.update_time();
-        self.run_timers();
-        lap(self, Phase::Timers);
+        if self.run_timers() {
+            lap(self, Phase::Timers, Instant::now());
+        }
         if hook(self) {
             return true;
         }
         self.run_pending();
-        lap(self, Phase::Pending);
         if hook(self) {
             return true;
         }
         let timeout = self.poll_timeout(mode, has_main);
-        self.run_poll(timeout);
-        lap(self, Phase::Poll);
+        let start = Instant::now();
+        lap(self, Phase::Pending, start);
+        self.run_poll(timeout, start);
+        lap(self, Phase::Poll, Instant::now());
         if hook(self) {
             return true;
         }
-        self.run_check();
-        lap(self, Phase::Check);
+        if self.run_check() {
+            lap(self, Phase::Check, Instant::now());
+        }
         if hook(self) {
             return true;
         }
-        self.run_closing();
-        lap(self, Phase::Close);
+        if self.run_closing() {
+            lap(self, Phase::Close, Instant::now());
+        }
         self.diag.iterations.set(self.diag.iterations.get() + 1);
         hook(self)
     }
