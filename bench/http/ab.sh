@@ -12,7 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 A=$1; B=$2; RUNS=${3:-3}; SECS=${4:-3}; MODE=${5:-pipelined}
 PORT=${PORT:-18391}
-TARGET=${CARGO_TARGET_DIR:-$PWD/target}
+# Worktrees build in a target directory of their own, so this checkout's
+# binaries are never replaced by theirs.
+TARGET=${CARGO_TARGET_DIR:-$PWD/target}/worktrees
 DIRS=()
 cleanup() { for d in "${DIRS[@]}"; do git worktree remove --force "$d" >/dev/null 2>&1 || true; done; }
 trap cleanup EXIT

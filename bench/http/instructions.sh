@@ -25,6 +25,9 @@ if [ -n "${REV:-}" ]; then
     git worktree add -q --detach "$SRC" "$REV"
 fi
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
+# Another revision builds in a target directory of its own: sharing one
+# lets cargo leave the other checkout's binary in place of this one's.
+[ -n "${REV:-}" ] && TARGET=$TARGET/worktrees
 (cd "$SRC" && CARGO_TARGET_DIR=$TARGET cargo build --release -q -p waiter-cli --example hello)
 OUT=$(mktemp -d /tmp/waiter-cg.XXXXXX)
 valgrind --tool=callgrind --callgrind-out-file="$OUT/cg.out" \
