@@ -133,7 +133,13 @@ async fn drive<H: Handler>(
                 let served = shared.served.get() + 1;
                 shared.served.set(served);
                 let max = shared.config.max_requests_per_socket;
-                respond(shared, handler, req, max > 0 && served >= max, server).await?;
+                let last = max > 0 && served >= max;
+                // The handler's future is polled where it was made, in this
+                // task's state: not moved into another future first.
+                let (call, started) = start_request(shared, handler, req);
+                let mut call = std::pin::pin!(call);
+                let outcome = poll_fn(|cx| catch_unwind_poll(call.as_mut(), cx)).await;
+                finish_request(shared, server, outcome, started, last).await?;
                 if shared.buffered() >= shared.config.write_high_water_mark {
                     shared.flush().await?;
                 }
@@ -177,19 +183,21 @@ async fn drive<H: Handler>(
     }
 }
 
-/// Runs the handler for one request and writes its response.
-///
-/// Not an `async fn`: the request is turned into the handler's future
-/// before the returned future starts, so that future holds neither the
-/// parsed request nor the `Request` (an `async fn` keeps its arguments for
-/// its whole life, and this future lives in every connection's task).
-fn respond<'a, H: Handler>(
-    shared: &'a Rc<ConnShared>,
+/// What the end of a request needs from its start.
+struct Started {
+    /// The request's epoch.
+    epoch: u64,
+    /// The request was HEAD.
+    is_head: bool,
+}
+
+/// Prepares the connection for a request and calls the handler, which
+/// returns the future of its response.
+fn start_request<H: Handler>(
+    shared: &Rc<ConnShared>,
     handler: &H,
     req: ParsedRequest,
-    last: bool,
-    server: &'a ServerInner,
-) -> impl Future<Output = io::Result<()>> + 'a {
+) -> (H::Future, Started) {
     let epoch = shared.epoch.get() + 1;
     shared.epoch.set(epoch);
     {
@@ -220,44 +228,52 @@ fn respond<'a, H: Handler>(
         RequestBody::empty()
     };
     let request = Request::new(req.head, body, shared.remote);
-    let call = handler.call(request);
-    async move {
-        let (response, failed) = match catch_unwind_async(call).await {
-            Ok(r) => (r, false),
-            Err(msg) => {
-                tracing::error!(remote = %shared.remote, panic = %msg, "a handler panicked; answering 500");
-                let r = Response::text("Internal Server Error")
-                    .with_status(StatusCode::INTERNAL_SERVER_ERROR);
-                (r, true)
-            }
-        };
-        // Any body reader still held by the handler is now stale.
-        shared.epoch.set(epoch + 1);
-        shared.set_phase(Phase::Handler);
-        // A shutdown may have begun while the handler ran.
-        let close = last || failed || server.draining.get() || shared.io.borrow().body_failed;
-        write_response(shared, response, close, is_head).await
-    }
+    (handler.call(request), Started { epoch, is_head })
 }
 
-/// Awaits a handler's future, turning a panic into an error message.
-async fn catch_unwind_async<F: Future>(f: F) -> Result<F::Output, String> {
-    let mut f = std::pin::pin!(f);
-    poll_fn(
-        |cx| match catch_unwind(AssertUnwindSafe(|| f.as_mut().poll(cx))) {
-            Ok(Poll::Ready(r)) => Poll::Ready(Ok(r)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(p) => {
-                let msg = if let Some(s) = p.downcast_ref::<&str>() {
-                    (*s).to_owned()
-                } else if let Some(s) = p.downcast_ref::<String>() {
-                    s.clone()
-                } else {
-                    "<non-string panic payload>".to_owned()
-                };
-                Poll::Ready(Err(msg))
-            }
-        },
-    )
-    .await
+/// Writes the response a handler returned (or a 500 for one that
+/// panicked).
+async fn finish_request(
+    shared: &ConnShared,
+    server: &ServerInner,
+    outcome: Result<Response, String>,
+    started: Started,
+    last: bool,
+) -> io::Result<()> {
+    let (response, failed) = match outcome {
+        Ok(r) => (r, false),
+        Err(msg) => {
+            tracing::error!(remote = %shared.remote, panic = %msg, "a handler panicked; answering 500");
+            let r = Response::text("Internal Server Error")
+                .with_status(StatusCode::INTERNAL_SERVER_ERROR);
+            (r, true)
+        }
+    };
+    // Any body reader still held by the handler is now stale.
+    shared.epoch.set(started.epoch + 1);
+    shared.set_phase(Phase::Handler);
+    // A shutdown may have begun while the handler ran.
+    let close = last || failed || server.draining.get() || shared.io.borrow().body_failed;
+    write_response(shared, response, close, started.is_head).await
+}
+
+/// Polls a handler's future, turning a panic into an error message.
+fn catch_unwind_poll<F: Future>(
+    f: std::pin::Pin<&mut F>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<F::Output, String>> {
+    match catch_unwind(AssertUnwindSafe(|| f.poll(cx))) {
+        Ok(Poll::Ready(r)) => Poll::Ready(Ok(r)),
+        Ok(Poll::Pending) => Poll::Pending,
+        Err(p) => {
+            let msg = if let Some(s) = p.downcast_ref::<&str>() {
+                (*s).to_owned()
+            } else if let Some(s) = p.downcast_ref::<String>() {
+                s.clone()
+            } else {
+                "<non-string panic payload>".to_owned()
+            };
+            Poll::Ready(Err(msg))
+        }
+    }
 }
