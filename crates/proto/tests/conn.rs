@@ -355,6 +355,17 @@ fn own_lines_go_where_the_response_has_none() {
     head.headers.append("connection", "upgrade");
     let ka10 = "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
     assert!(write(ka10, head).starts_with("HTTP/1.1 200 OK\r\nconnection: keep-alive\r\n"));
+    // A 204 whose Content-Length is stripped still says what the
+    // connection does.
+    let mut head = ResponseHead::new(StatusCode::NO_CONTENT);
+    head.headers.append("Content-Length", "0");
+    assert_eq!(
+        write(close, head),
+        "HTTP/1.1 204 No Content\r\nconnection: close\r\ndate: Mon, 23 Nov 2026 10:00:00 GMT\r\n\r\n"
+    );
+    let mut head = ResponseHead::new(StatusCode::NO_CONTENT);
+    head.headers.append("Content-Length", "0");
+    assert!(write(ka10, head).contains("connection: keep-alive\r\n"));
     // An invalid field writes nothing at all.
     let mut p = Peer::new(GET.as_bytes());
     p.poll_all();

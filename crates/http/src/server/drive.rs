@@ -136,9 +136,13 @@ async fn drive<H: Handler>(
                 let last = max > 0 && served >= max;
                 // The handler's future is polled where it was made, in this
                 // task's state: not moved into another future first.
-                let (call, started) = start_request(shared, handler, req);
-                let mut call = std::pin::pin!(call);
-                let outcome = poll_fn(|cx| catch_unwind_poll(call.as_mut(), cx)).await;
+                let (outcome, started) = {
+                    let (call, started) = start_request(shared, handler, req);
+                    let mut call = std::pin::pin!(call);
+                    let outcome = poll_fn(|cx| catch_unwind_poll(call.as_mut(), cx)).await;
+                    // The finished future (and whatever it holds) goes here.
+                    (outcome, started)
+                };
                 finish_request(shared, server, outcome, started, last).await?;
                 if shared.buffered() >= shared.config.write_high_water_mark {
                     shared.flush().await?;

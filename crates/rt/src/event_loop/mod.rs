@@ -405,8 +405,9 @@ impl Inner {
         }
     }
 
-    /// Runs the pending callbacks queued before the phase began.
-    fn run_pending(&self) {
+    /// Runs the pending callbacks queued before the phase began; returns
+    /// whether there were any.
+    fn run_pending(&self) -> bool {
         let n = self.pending.borrow().len();
         for _ in 0..n {
             let Some(cb) = self.pending.borrow_mut().pop_front() else {
@@ -414,6 +415,7 @@ impl Inner {
             };
             self.run_callback(CallbackKind::Pending, cb);
         }
+        n > 0
     }
 
     /// Waits for I/O from `start` (a reading of the system clock just
@@ -500,49 +502,61 @@ impl Inner {
     /// Phase times come from a few clock readings: one at the start (also
     /// the loop time), one just before the poll wait, one when it ends
     /// (also the loop time after it), one after the poll phase, and one
-    /// after each other phase that ran something. A phase that ran nothing
-    /// takes no reading; its few nanoseconds count towards the next phase.
+    /// after each other phase that ran something or followed a poll of the
+    /// main future. A phase that ran nothing takes no reading; its few
+    /// nanoseconds count towards the next phase that takes one.
     fn iterate(&self, mode: RunMode, main: &mut Option<&mut dyn FnMut() -> bool>) -> bool {
         let has_main = main.is_some();
+        // Polls the main future if it was woken: (it finished, it was polled).
         let mut hook = |inner: &Inner| match main {
-            Some(m) if inner.main_woken.get() => m(),
-            _ => false,
+            Some(m) if inner.main_woken.get() => (m(), true),
+            _ => (false, false),
         };
         let mut mark = Instant::now();
         self.now.set(self.clock.at(mark));
-        let mut lap = |inner: &Inner, phase: Phase, end: Instant| {
+        let mut lap = |inner: &Inner, phase: Phase| {
+            let end = Instant::now();
             inner.diag.add_phase(phase, end - mark);
             mark = end;
         };
         if self.run_timers() {
-            lap(self, Phase::Timers, Instant::now());
+            lap(self, Phase::Timers);
         }
-        if hook(self) {
+        let (done, polled) = hook(self);
+        if done {
             return true;
         }
-        self.run_pending();
-        if hook(self) {
+        if self.run_pending() || polled {
+            lap(self, Phase::Pending);
+        }
+        // The main future, when polled here, counts towards the poll phase.
+        if hook(self).0 {
             return true;
         }
         let timeout = self.poll_timeout(mode, has_main);
-        let start = Instant::now();
-        lap(self, Phase::Pending, start);
-        self.run_poll(timeout, start);
-        lap(self, Phase::Poll, Instant::now());
-        if hook(self) {
+        self.run_poll(timeout, Instant::now());
+        lap(self, Phase::Poll);
+        let (done, polled) = hook(self);
+        if done {
             return true;
         }
-        if self.run_check() {
-            lap(self, Phase::Check, Instant::now());
+        if self.run_check() || polled {
+            lap(self, Phase::Check);
         }
-        if hook(self) {
+        let (done, polled) = hook(self);
+        if done {
             return true;
         }
-        if self.run_closing() {
-            lap(self, Phase::Close, Instant::now());
+        if self.run_closing() || polled {
+            lap(self, Phase::Close);
         }
         self.diag.iterations.set(self.diag.iterations.get() + 1);
-        hook(self)
+        let (done, polled) = hook(self);
+        if polled {
+            // The main future's last poll of the iteration counts as closing it.
+            lap(self, Phase::Close);
+        }
+        done
     }
 
     /// Drops everything the loop holds. Tasks and callbacks hold handles that

@@ -146,7 +146,8 @@ impl Conn {
             }
             push_status_line(head, out)?;
             push_checked_fields(&head.headers, out, |_, _| {})?;
-        } else if let ConnectionField::Add(line) = connection {
+        }
+        if let ConnectionField::Add(line) = connection {
             out.extend_from_slice(line);
         }
         if !fields.content_length {
