@@ -14,7 +14,7 @@
 use std::future::poll_fn;
 use std::io;
 
-use waiter_proto::{OwnLines, ResponseHead, StatusCode};
+use waiter_proto::{Frame, OwnLines, ResponseHead, StatusCode};
 
 use super::buf;
 use super::conn::{ConnShared, Phase};
@@ -110,21 +110,12 @@ async fn write_body(shared: &ConnShared, body: Body) -> io::Result<()> {
         Body::Full(b) if b.len() <= hwm => put(&b),
         Body::Full(b) => {
             // Large: frame it and write it from where it is, without a copy.
-            let frame = {
-                let mut io = shared.io.borrow_mut();
-                let frame = io.conn.body_frame(b.len()).map_err(io::Error::other)?;
-                io.wbuf.extend_from_slice(frame.prefix());
-                frame
-            };
+            let frame = start_frame(shared, b.len())?;
             shared.flush().await?;
             if frame.sends_data() {
                 shared.write_waiting(&b).await?;
             }
-            shared
-                .io
-                .borrow_mut()
-                .wbuf
-                .extend_from_slice(frame.suffix());
+            end_frame(shared, &frame);
             Ok(())
         }
         Body::Stream(mut s) => {
@@ -138,24 +129,32 @@ async fn write_body(shared: &ConnShared, body: Body) -> io::Result<()> {
         }
         Body::File { file, offset, len } => {
             // Framed once for the whole length; the data then goes out raw.
-            let frame = {
-                let mut io = shared.io.borrow_mut();
-                let len = usize::try_from(len).map_err(io::Error::other)?;
-                let frame = io.conn.body_frame(len).map_err(io::Error::other)?;
-                io.wbuf.extend_from_slice(frame.prefix());
-                frame
-            };
+            let frame = start_frame(shared, usize::try_from(len).map_err(io::Error::other)?)?;
             if frame.sends_data() {
                 send_file(shared, &file, offset, len).await?;
             }
-            shared
-                .io
-                .borrow_mut()
-                .wbuf
-                .extend_from_slice(frame.suffix());
+            end_frame(shared, &frame);
             Ok(())
         }
     }
+}
+
+/// Frames `len` body bytes that the caller sends itself, raw: puts the
+/// frame's prefix into the output buffer and returns the frame.
+fn start_frame(shared: &ConnShared, len: usize) -> io::Result<Frame> {
+    let mut io = shared.io.borrow_mut();
+    let frame = io.conn.body_frame(len).map_err(io::Error::other)?;
+    io.wbuf.extend_from_slice(frame.prefix());
+    Ok(frame)
+}
+
+/// Puts the suffix of a frame from [`start_frame`] into the output buffer.
+fn end_frame(shared: &ConnShared, frame: &Frame) {
+    shared
+        .io
+        .borrow_mut()
+        .wbuf
+        .extend_from_slice(frame.suffix());
 }
 
 /// Sends `len` bytes of `file` from `offset` as they are (the framing is

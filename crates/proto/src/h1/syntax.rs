@@ -403,6 +403,17 @@ pub(crate) fn check_field_line(line: &[u8]) -> Result<(), ParseError> {
     Ok(())
 }
 
+/// A seeded xorshift generator for tests: `rnd(n)` is below `n`.
+#[cfg(test)]
+pub(crate) fn test_rng(mut seed: u64) -> impl FnMut(usize) -> usize {
+    move |n| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -527,13 +538,7 @@ mod tests {
         // about: the fast paths must accept exactly what the plain checks
         // accept, report their error otherwise, and split where they would.
         let alphabet: &[u8] = b"aZ09-!#:/ \t\x7f\x80\xff\x00\x1f~HTP.1";
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        let mut rnd = move |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut rnd = test_rng(0x2545_F491_4F6C_DD1D);
         let kind = |r: Result<(), ParseError>| r.map_err(|e| e.kind());
         let mut accepted = [0; 2];
         for _ in 0..200_000 {

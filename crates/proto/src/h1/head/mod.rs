@@ -42,21 +42,11 @@ pub enum Method {
 impl Method {
     /// The method named by `token`. The caller checks that it is a token.
     pub fn from_token(token: &str) -> Method {
-        match token {
-            "GET" => Method::Get,
-            "HEAD" => Method::Head,
-            "POST" => Method::Post,
-            "PUT" => Method::Put,
-            "DELETE" => Method::Delete,
-            "CONNECT" => Method::Connect,
-            "OPTIONS" => Method::Options,
-            "TRACE" => Method::Trace,
-            "PATCH" => Method::Patch,
-            other => Method::Other(other.to_owned()),
-        }
+        Method::from_token_bytes(token.as_bytes())
     }
 
-    /// The method named by `token`, a token the parser checked (so ASCII).
+    /// The method named by `token`: a token the parser checked (so ASCII),
+    /// or a `&str`.
     pub(crate) fn from_token_bytes(token: &[u8]) -> Method {
         match token {
             b"GET" => Method::Get,

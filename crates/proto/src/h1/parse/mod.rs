@@ -321,13 +321,7 @@ mod tests {
             b" ",
             b"q=\"\\\" ,;",
         ];
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut rnd = move |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut rnd = crate::h1::syntax::test_rng(0x9E37_79B9_7F4A_7C15);
         let mut checked = 0;
         for _ in 0..20_000 {
             let mut head = Vec::new();
