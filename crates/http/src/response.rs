@@ -3,9 +3,13 @@
 use std::fmt;
 
 use bytes::Bytes;
-use waiter_proto::{Headers, StatusCode};
+use waiter_proto::{Headers, StaticField, StatusCode};
 
 use crate::body::Body;
+
+const TEXT: StaticField = StaticField::new("content-type", "text/plain; charset=utf-8");
+const HTML: StaticField = StaticField::new("content-type", "text/html; charset=utf-8");
+const JSON: StaticField = StaticField::new("content-type", "application/json");
 
 /// An HTTP response: status, header fields and a body.
 ///
@@ -42,17 +46,25 @@ impl Response {
 
     /// A `text/plain; charset=utf-8` response with status 200.
     pub fn text(s: impl Into<Bytes>) -> Response {
-        Response::bytes("text/plain; charset=utf-8", s)
+        Response::typed(TEXT, s.into())
     }
 
     /// A `text/html; charset=utf-8` response with status 200.
     pub fn html(s: impl Into<Bytes>) -> Response {
-        Response::bytes("text/html; charset=utf-8", s)
+        Response::typed(HTML, s.into())
     }
 
     /// An `application/json` response with status 200 from serialized JSON.
     pub fn json_bytes(s: impl Into<Bytes>) -> Response {
-        Response::bytes("application/json", s)
+        Response::typed(JSON, s.into())
+    }
+
+    /// A 200 response with a content type checked at compile time.
+    fn typed(content_type: StaticField, body: Bytes) -> Response {
+        let mut r = Response::new(StatusCode::OK);
+        r.headers.append_static(content_type);
+        r.body = Body::Full(body);
+        r
     }
 
     /// A 200 response with the given content type and body.

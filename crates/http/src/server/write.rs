@@ -14,12 +14,14 @@
 use std::future::poll_fn;
 use std::io;
 
-use waiter_proto::{Frame, OwnLines, ResponseHead, StatusCode};
+use waiter_proto::{Frame, OwnLines, ResponseHead, StaticField, StatusCode};
 
 use super::buf;
 use super::conn::{ConnShared, Phase};
 use crate::body::Body;
 use crate::Response;
+
+const CONNECTION_CLOSE: StaticField = StaticField::new("connection", "close");
 
 /// Writes a response: head and body into the output buffer (a large or
 /// file body straight to the socket).
@@ -35,7 +37,7 @@ pub(super) async fn write_response(
         body,
     } = response;
     if close {
-        headers.insert("connection", "close");
+        headers.insert_static(CONNECTION_CLOSE);
     }
     let len = body.len();
     let mut head = ResponseHead::new(status);
@@ -57,7 +59,7 @@ pub(super) async fn write_response(
         if let Err(e) = written {
             tracing::error!(error = %e, "invalid response from handler; answering 500");
             let mut h = ResponseHead::new(StatusCode::INTERNAL_SERVER_ERROR);
-            h.headers.insert("connection", "close");
+            h.headers.insert_static(CONNECTION_CLOSE);
             io.conn
                 .write_head(h, Some(0), &mut io.wbuf)
                 .and_then(|()| io.conn.finish_response(&mut io.wbuf))

@@ -7,7 +7,7 @@
 //! headers is the job of [`Conn`](crate::Conn) or of the caller.
 
 use crate::error::{EncodeError, EncodeErrorKind};
-use crate::h1::head::{Headers, RequestHead, ResponseHead};
+use crate::h1::head::{Headers, RequestHead, ResponseHead, Version};
 use crate::h1::syntax::{are_field_bytes, is_field_byte, is_tchar};
 
 /// Appends `head` (status line, fields, empty line) to `out`.
@@ -44,6 +44,12 @@ pub fn write_response_head_with(
 
 /// Appends the status line of `head`, after checking its reason phrase.
 pub(crate) fn push_status_line(head: &ResponseHead, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    if head.reason.is_none() && head.version == Version::Http11 {
+        if let Some(line) = common_status_line(head.status.as_u16()) {
+            out.extend_from_slice(line);
+            return Ok(());
+        }
+    }
     // Canonical reasons are valid; only a caller's own is checked.
     let reason = match &head.reason {
         Some(r) if !are_field_bytes(r.as_bytes()) => return Err(EncodeErrorKind::Reason.into()),
@@ -64,6 +70,24 @@ pub(crate) fn push_status_line(head: &ResponseHead, out: &mut Vec<u8>) -> Result
     out.extend_from_slice(reason.as_bytes());
     out.extend_from_slice(b"\r\n");
     Ok(())
+}
+
+/// The whole HTTP/1.1 status line of the commonest statuses, with their
+/// canonical reasons.
+fn common_status_line(code: u16) -> Option<&'static [u8]> {
+    Some(match code {
+        200 => b"HTTP/1.1 200 OK\r\n",
+        201 => b"HTTP/1.1 201 Created\r\n",
+        204 => b"HTTP/1.1 204 No Content\r\n",
+        206 => b"HTTP/1.1 206 Partial Content\r\n",
+        301 => b"HTTP/1.1 301 Moved Permanently\r\n",
+        302 => b"HTTP/1.1 302 Found\r\n",
+        304 => b"HTTP/1.1 304 Not Modified\r\n",
+        400 => b"HTTP/1.1 400 Bad Request\r\n",
+        404 => b"HTTP/1.1 404 Not Found\r\n",
+        500 => b"HTTP/1.1 500 Internal Server Error\r\n",
+        _ => return None,
+    })
 }
 
 /// Whether `b` is a sequence of `name: value\r\n` lines.
@@ -115,7 +139,8 @@ pub(crate) fn write_fields(headers: &Headers, out: &mut Vec<u8>) -> Result<(), E
     push_checked_fields(headers, out, |_, _| {}).inspect_err(|_| out.truncate(mark))
 }
 
-/// Appends field lines, checking each as it goes and showing each name to
+/// Appends field lines, checking each as it goes (unless every field of
+/// the map is known valid: see [`Headers`]) and showing each name to
 /// `note` with its index. On an invalid field it stops with an error,
 /// leaving the lines before it: the caller truncates.
 pub(crate) fn push_checked_fields(
@@ -126,12 +151,15 @@ pub(crate) fn push_checked_fields(
     // Room for every line: names and values (and any orphaned bytes), and
     // 4 bytes of punctuation a line.
     out.reserve(headers.bytes_len() + 4 * headers.len());
+    let check = headers.needs_check();
     for (i, (name, value)) in headers.iter_bytes().enumerate() {
-        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
-            return Err(EncodeErrorKind::HeaderName.into());
-        }
-        if !are_field_bytes(value) {
-            return Err(EncodeErrorKind::HeaderValue.into());
+        if check {
+            if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+                return Err(EncodeErrorKind::HeaderName.into());
+            }
+            if !are_field_bytes(value) {
+                return Err(EncodeErrorKind::HeaderValue.into());
+            }
         }
         note(i, name);
         out.extend_from_slice(name);
@@ -145,7 +173,8 @@ pub(crate) fn push_checked_fields(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::h1::head::{Method, StatusCode, Version};
+    use crate::h1::head::StaticField;
+    use crate::h1::head::{Method, StatusCode};
 
     #[test]
     fn response_head() {
@@ -162,6 +191,51 @@ mod tests {
         let mut out = Vec::new();
         write_response_head(&head, &mut out).unwrap();
         assert_eq!(out, b"HTTP/1.0 404 \r\nContent-Length: 0\r\n\r\n");
+    }
+
+    #[test]
+    fn common_status_lines_are_the_ones_built() {
+        for code in 100..=999 {
+            let Some(line) = common_status_line(code) else {
+                continue;
+            };
+            let status = StatusCode::from_u16(code).unwrap();
+            let built = format!("HTTP/1.1 {code} {}\r\n", status.reason());
+            assert_eq!(line, built.as_bytes());
+        }
+        assert!(common_status_line(200).is_some());
+    }
+
+    #[test]
+    fn a_map_of_checked_fields_is_written_unchecked_and_one_append_brings_the_check_back() {
+        const TYPE: StaticField = StaticField::new("content-type", "text/plain");
+        let mut head = ResponseHead::new(StatusCode::OK);
+        head.headers.append_static(TYPE);
+        assert!(!head.headers.needs_check());
+        head.headers.insert_static(TYPE);
+        assert!(!head.headers.needs_check());
+        let mut out = Vec::new();
+        write_response_head(&head, &mut out).unwrap();
+        assert_eq!(out, b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\n");
+        head.headers.append("x-bad", "a\r\nb");
+        assert!(head.headers.needs_check());
+        head.headers.insert_static(TYPE);
+        assert!(
+            head.headers.needs_check(),
+            "insert_static keeps an earlier unchecked field's mark"
+        );
+        assert_eq!(
+            write_response_head(&head, &mut Vec::new())
+                .unwrap_err()
+                .kind(),
+            EncodeErrorKind::HeaderValue
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "field value")]
+    fn a_static_field_with_a_line_break_is_refused() {
+        let _ = StaticField::new("x", "a\r\nSet-Cookie: y");
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub(crate) struct Scan {
 }
 
 /// tchar (RFC 9110 section 5.6.2).
-pub(crate) fn is_tchar(b: u8) -> bool {
+pub(crate) const fn is_tchar(b: u8) -> bool {
     TCHAR[b as usize]
 }
 
@@ -64,7 +64,7 @@ pub(crate) const fn alnum_and(extra: &[u8]) -> [bool; 256] {
 }
 
 /// A byte allowed in a field value: HTAB, SP, VCHAR, obs-text.
-pub(crate) fn is_field_byte(b: u8) -> bool {
+pub(crate) const fn is_field_byte(b: u8) -> bool {
     FIELD_BYTE[b as usize]
 }
 

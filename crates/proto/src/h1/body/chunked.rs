@@ -250,7 +250,7 @@ impl Chunked {
             Ok(httparse::Status::Complete((_, fields))) => {
                 let mut headers = Headers::with_capacity(fields.len());
                 for f in fields {
-                    headers.append(f.name, trim_ows(f.value));
+                    headers.append_token(f.name.as_bytes(), trim_ows(f.value));
                 }
                 Ok(Some(headers))
             }

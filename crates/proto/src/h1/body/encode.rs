@@ -156,7 +156,7 @@ impl Encoder {
     /// Ends the body: writes `0\r\n\r\n` for chunked; fails if a declared
     /// length was not reached (the encoder then stays usable).
     pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        self.finish_with_trailers(&Headers::new(), out)
+        self.finish_inner(None, out)
     }
 
     /// Like [`finish`](Encoder::finish), sending `trailers` if the body is
@@ -167,13 +167,21 @@ impl Encoder {
         trailers: &Headers,
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
+        self.finish_inner(Some(trailers), out)
+    }
+
+    fn finish_inner(
+        &mut self,
+        trailers: Option<&Headers>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
         match self.kind {
             Kind::Length(n) if n > 0 => return Err(EncodeErrorKind::BodyTooShort.into()),
             Kind::Done => return Err(EncodeErrorKind::NoResponse.into()),
             Kind::Chunked => {
                 let start = out.len();
                 out.extend_from_slice(b"0\r\n");
-                if let Err(e) = write_fields(trailers, out) {
+                if let Some(Err(e)) = trailers.map(|t| write_fields(t, out)) {
                     out.truncate(start);
                     return Err(e);
                 }

@@ -4,7 +4,7 @@ use super::{Conn, Exchange, Reading, Writing};
 use crate::error::{EncodeError, EncodeErrorKind};
 use crate::h1::body::{Encoder, Frame};
 use crate::h1::encode::{push_checked_fields, push_status_line, write_response_head};
-use crate::h1::head::{Headers, ResponseHead, StatusCode, Version};
+use crate::h1::head::{Headers, ResponseHead, StaticField, StatusCode, Version};
 use crate::h1::parse::{content_length, Present};
 
 /// Field lines a server adds to a response that has no field of the same
@@ -18,6 +18,9 @@ pub struct OwnLines<'a> {
     /// open after the response.
     pub keep_alive: &'a [u8],
 }
+
+const CONNECTION_CLOSE: StaticField = StaticField::new("connection", "close");
+const CONNECTION_KEEP_ALIVE: StaticField = StaticField::new("connection", "keep-alive");
 
 /// How a response is framed, decided from its request and status.
 #[derive(Debug)]
@@ -141,8 +144,11 @@ impl Conn {
                 head.headers.remove("content-length");
             }
             if connection == ConnectionField::Replace {
-                let token = if keep_alive { "keep-alive" } else { "close" };
-                head.headers.insert("connection", token);
+                head.headers.insert_static(if keep_alive {
+                    CONNECTION_KEEP_ALIVE
+                } else {
+                    CONNECTION_CLOSE
+                });
             }
             push_status_line(head, out)?;
             push_checked_fields(&head.headers, out, |_, _| {})?;
@@ -177,7 +183,9 @@ impl Conn {
     /// Ends the current response; fails (and stays open) if fewer bytes than
     /// the declared length were written.
     pub fn finish_response(&mut self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        self.finish_response_with_trailers(&Headers::new(), out)
+        self.encoder()?.finish(out)?;
+        self.end_response();
+        Ok(())
     }
 
     /// Ends the current response, sending `trailers` if it is chunked.
@@ -187,6 +195,12 @@ impl Conn {
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
         self.encoder()?.finish_with_trailers(trailers, out)?;
+        self.end_response();
+        Ok(())
+    }
+
+    /// The current response's body is finished: on to the next exchange.
+    fn end_response(&mut self) {
         self.writing = Writing::Init;
         let ex = self
             .queue
@@ -208,7 +222,6 @@ impl Conn {
                 other => other,
             };
         }
-        Ok(())
     }
 
     /// After [`Event::Error`](super::Event::Error): writes the canned
@@ -373,7 +386,8 @@ fn connection_field(
 /// Writes a response with no body that closes the connection.
 pub(super) fn canned_response(status: StatusCode, out: &mut Vec<u8>) {
     let mut head = ResponseHead::new(status);
-    head.headers.append("connection", "close");
-    head.headers.append("content-length", "0");
+    head.headers.append_static(CONNECTION_CLOSE);
+    head.headers
+        .append_static(StaticField::new("content-length", "0"));
     write_response_head(&head, out).expect("canned heads are valid");
 }

@@ -4,8 +4,10 @@
 //! names keep the case they were given, and every lookup compares names
 //! ASCII-case-insensitively. Values are raw bytes, because field values may
 //! legally hold obs-text (bytes 0x80-0xFF) that is not UTF-8. Nothing here
-//! validates: the parser validates what it receives and the encoder
-//! validates what it writes.
+//! validates on the way in: the parser validates what it receives, a
+//! [`StaticField`] is validated when it is built (at compile time in a
+//! `const`), and the encoder validates what it writes unless every field
+//! of the map came from one of those two.
 
 /// Header fields of a message head or trailer section.
 ///
@@ -20,6 +22,83 @@ pub struct Headers {
     bytes: Vec<u8>,
     /// Where each field's name and value are in `bytes`, in order.
     fields: Vec<Field>,
+    /// Some field was added by [`append`](Headers::append) or
+    /// [`insert`](Headers::insert), unchecked: the encoder checks every
+    /// field of the map. False while every field came from the parser or a
+    /// [`StaticField`].
+    unchecked: bool,
+}
+
+/// A header field whose name and value are `'static` and were checked
+/// when it was built: a map holding only such fields (and fields the
+/// parser received) is written without checking them again.
+///
+/// ```
+/// use waiter_proto::h1::head::StaticField;
+/// const TEXT: StaticField = StaticField::new("content-type", "text/plain");
+/// let mut headers = waiter_proto::Headers::new();
+/// headers.append_static(TEXT);
+/// assert_eq!(headers.get_str("Content-Type"), Some("text/plain"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaticField {
+    name: &'static str,
+    value: &'static str,
+}
+
+impl StaticField {
+    /// The field `name: value`.
+    ///
+    /// # Panics
+    ///
+    /// Unless `name` is a token and `value` holds only bytes allowed in a
+    /// field value (no CR, LF or other control byte but HTAB); in a
+    /// `const`, the panic is a compile error.
+    pub const fn new(name: &'static str, value: &'static str) -> StaticField {
+        assert!(is_token(name.as_bytes()), "a field name must be a token");
+        assert!(
+            are_field_bytes_const(value.as_bytes()),
+            "a field value must not hold control bytes but HTAB"
+        );
+        StaticField { name, value }
+    }
+
+    /// The name.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The value.
+    pub const fn value(&self) -> &'static str {
+        self.value
+    }
+}
+
+/// Whether `b` is a token (RFC 9110 section 5.6.2).
+const fn is_token(b: &[u8]) -> bool {
+    if b.is_empty() {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if !is_tchar(b[i]) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Whether every byte of `b` may appear in a field value.
+const fn are_field_bytes_const(b: &[u8]) -> bool {
+    let mut i = 0;
+    while i < b.len() {
+        if !is_field_byte(b[i]) {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// How many dropped maps' buffers a thread keeps for its next maps.
@@ -88,6 +167,8 @@ impl Field {
         (self.name_len + self.value_len) as usize
     }
 }
+
+use crate::h1::syntax::{is_field_byte, is_tchar};
 
 impl PartialEq for Headers {
     fn eq(&self, other: &Headers) -> bool {
@@ -208,8 +289,8 @@ impl Headers {
         field
     }
 
-    /// [`append`](Self::append) for a parser that has checked the name is
-    /// a token (ASCII, so UTF-8).
+    /// [`append`](Self::append) for a parser that has checked the field:
+    /// the name is a token (ASCII, so UTF-8) and the value valid.
     pub(crate) fn append_token(&mut self, name: &[u8], value: &[u8]) {
         debug_assert!(name.is_ascii());
         let field = self.store(name, value);
@@ -218,8 +299,28 @@ impl Headers {
 
     /// Adds a field after the existing ones, keeping fields of the same name.
     pub fn append(&mut self, name: impl AsRef<str>, value: impl AsRef<[u8]>) {
+        self.unchecked = true;
         let field = self.store(name.as_ref().as_bytes(), value.as_ref());
         self.fields.push(field);
+    }
+
+    /// [`append`](Self::append) for a field checked when it was built.
+    pub fn append_static(&mut self, field: StaticField) {
+        let field = self.store(field.name.as_bytes(), field.value.as_bytes());
+        self.fields.push(field);
+    }
+
+    /// [`insert`](Self::insert) for a field checked when it was built.
+    pub fn insert_static(&mut self, field: StaticField) {
+        let unchecked = self.unchecked;
+        self.insert(field.name, field.value);
+        self.unchecked = unchecked;
+    }
+
+    /// Whether the encoder must check the fields: some field was added
+    /// by [`append`](Self::append) or [`insert`](Self::insert).
+    pub(crate) fn needs_check(&self) -> bool {
+        self.unchecked
     }
 
     /// Sets `name` to a single value: replaces the first field of that name
@@ -230,6 +331,7 @@ impl Headers {
             self.append(name, value);
             return;
         };
+        self.unchecked = true;
         let field = self.store(name.as_bytes(), value.as_ref());
         self.fields[i] = field;
         let mut index = 0;

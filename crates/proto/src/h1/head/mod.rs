@@ -10,7 +10,7 @@ mod headers;
 mod status;
 
 pub(crate) use headers::trim_ows;
-pub use headers::Headers;
+pub use headers::{Headers, StaticField};
 pub use status::StatusCode;
 
 /// A request method. Standard methods have their own variant; any other

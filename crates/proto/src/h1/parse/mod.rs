@@ -239,7 +239,7 @@ fn collect_headers(fields: &[httparse::Header<'_>]) -> Headers {
         .sum();
     let mut headers = Headers::with_capacity_bytes(fields.len(), bytes);
     for f in fields {
-        headers.append(f.name, trim_ows(f.value));
+        headers.append_token(f.name.as_bytes(), trim_ows(f.value));
     }
     headers
 }
