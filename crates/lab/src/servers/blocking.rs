@@ -63,8 +63,8 @@ fn process(
     loop {
         let step = conn.poll_read(input);
         let stop = match step.event {
-            Event::Request(req) => {
-                target = req.head.target;
+            Event::Request(mut req) => {
+                target = std::mem::take(&mut req.head.target);
                 false
             }
             Event::Data(_) => false,

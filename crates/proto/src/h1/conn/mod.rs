@@ -62,7 +62,7 @@
 //! loop {
 //!     let step = conn.poll_read(&input);
 //!     match step.event {
-//!         Event::Request(req) => targets.push(req.head.target),
+//!         Event::Request(mut req) => targets.push(std::mem::take(&mut req.head.target)),
 //!         Event::Data(range) => { let _body_bytes = &input[range]; }
 //!         Event::End { .. } => {
 //!             // A handler would usually answer later; here it answers at once.

@@ -124,6 +124,42 @@ fn spare() -> Option<(Vec<u8>, Vec<Field>)> {
         .flatten()
 }
 
+/// Strings (request targets) longer than this are freed rather than kept.
+const SPARE_STRING: usize = 256;
+
+thread_local! {
+    /// Empty buffers of dropped request targets, for the next ones.
+    static SPARE_STRINGS: std::cell::RefCell<Vec<String>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `s` in a dropped string's buffer if the thread has one, else in a new
+/// string.
+pub(crate) fn spare_string(s: &str) -> String {
+    let mut out = SPARE_STRINGS
+        .try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.pop()))
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    out.push_str(s);
+    out
+}
+
+/// Keeps the buffer of `s` for [`spare_string`], if it is small.
+pub(crate) fn give_string(mut s: String) {
+    if s.capacity() == 0 || s.capacity() > SPARE_STRING {
+        return;
+    }
+    s.clear();
+    let _ = SPARE_STRINGS.try_with(|p| {
+        if let Ok(mut p) = p.try_borrow_mut() {
+            if p.len() < SPARE_MAPS {
+                p.push(s);
+            }
+        }
+    });
+}
+
 impl Drop for Headers {
     fn drop(&mut self) {
         let (b, f) = (self.bytes.capacity(), self.fields.capacity());

@@ -32,7 +32,9 @@
 //! - Absolute-form targets must use the `http` or `https` scheme.
 
 use crate::error::{ErrorKind, ParseError};
-use crate::h1::head::{trim_ows, Headers, Method, RequestHead, ResponseHead, StatusCode, Version};
+use crate::h1::head::{
+    spare_string, trim_ows, Headers, Method, RequestHead, ResponseHead, StatusCode, Version,
+};
 use crate::h1::syntax::{scan_head, scan_head_into, split_request_line, HeadSink, StartLine};
 use crate::limits::Limits;
 
@@ -110,7 +112,7 @@ pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<ParsedRequest
     let form = framing::target_form(&method, target)?;
     let head = RequestHead {
         form,
-        target: target.to_owned(),
+        target: spare_string(target),
         method,
         version: split.version,
         headers: split.headers,
