@@ -14,7 +14,7 @@
 use std::future::poll_fn;
 use std::io;
 
-use waiter_proto::{Frame, OwnLines, ResponseHead, StaticField, StatusCode};
+use waiter_proto::{Frame, OwnLines, ResponseHead, StaticField, StatusCode, Version};
 
 use super::buf;
 use super::conn::{ConnShared, Phase};
@@ -40,8 +40,12 @@ pub(super) async fn write_response(
         headers.insert_static(CONNECTION_CLOSE);
     }
     let len = body.len();
-    let mut head = ResponseHead::new(status);
-    head.headers = headers;
+    let head = ResponseHead {
+        version: Version::Http11,
+        status,
+        reason: None,
+        headers,
+    };
     {
         let mut io = shared.io.borrow_mut();
         let io = &mut *io;

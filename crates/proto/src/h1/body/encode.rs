@@ -144,6 +144,14 @@ impl Encoder {
 
     /// Appends `data`, framed, to `out`.
     pub fn encode(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        if let Kind::Length(remaining) = &mut self.kind {
+            // The usual case, without building a frame.
+            *remaining = remaining
+                .checked_sub(data.len() as u64)
+                .ok_or(EncodeErrorKind::BodyTooLong)?;
+            out.extend_from_slice(data);
+            return Ok(());
+        }
         let frame = self.frame(data.len())?;
         out.extend_from_slice(frame.prefix());
         if frame.sends_data() {

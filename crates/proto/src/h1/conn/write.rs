@@ -216,11 +216,19 @@ impl Conn {
         } else if !ex.keep_alive {
             self.close();
         } else if self.queue.is_empty() {
-            self.reading = match std::mem::replace(&mut self.reading, Reading::Closed) {
-                Reading::Body(decoder) => Reading::Drain(decoder),
-                Reading::AwaitUpgrade => self.next_head_state(),
-                other => other,
-            };
+            match &self.reading {
+                Reading::Body(d) if d.is_done() => self.reading = self.next_head_state(),
+                Reading::Body(_) => {
+                    let Reading::Body(decoder) =
+                        std::mem::replace(&mut self.reading, Reading::Closed)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    self.reading = Reading::Drain(decoder);
+                }
+                Reading::AwaitUpgrade => self.reading = self.next_head_state(),
+                _ => {}
+            }
         }
     }
 
