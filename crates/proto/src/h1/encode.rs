@@ -139,8 +139,8 @@ pub(crate) fn write_fields(headers: &Headers, out: &mut Vec<u8>) -> Result<(), E
     push_checked_fields(headers, out, |_, _| {}).inspect_err(|_| out.truncate(mark))
 }
 
-/// Appends field lines, checking each as it goes (unless every field of
-/// the map is known valid: see [`Headers`]) and showing each name to
+/// Appends field lines, checking each as it goes (but those known valid:
+/// see [`Headers`]) and showing each name to
 /// `note` with its index. On an invalid field it stops with an error,
 /// leaving the lines before it: the caller truncates.
 pub(crate) fn push_checked_fields(
@@ -151,8 +151,7 @@ pub(crate) fn push_checked_fields(
     // Room for every line: names and values (and any orphaned bytes), and
     // 4 bytes of punctuation a line.
     out.reserve(headers.bytes_len() + 4 * headers.len());
-    let check = headers.needs_check();
-    for (i, (name, value)) in headers.iter_bytes().enumerate() {
+    for (i, (name, value, check)) in headers.iter_to_encode().enumerate() {
         if check {
             if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
                 return Err(EncodeErrorKind::HeaderName.into());
@@ -207,29 +206,33 @@ mod tests {
     }
 
     #[test]
-    fn a_map_of_checked_fields_is_written_unchecked_and_one_append_brings_the_check_back() {
+    fn checked_fields_are_written_as_they_are_and_appended_ones_are_checked() {
         const TYPE: StaticField = StaticField::new("content-type", "text/plain");
         let mut head = ResponseHead::new(StatusCode::OK);
         head.headers.append_static(TYPE);
-        assert!(!head.headers.needs_check());
         head.headers.insert_static(TYPE);
-        assert!(!head.headers.needs_check());
         let mut out = Vec::new();
         write_response_head(&head, &mut out).unwrap();
         assert_eq!(out, b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\n");
         head.headers.append("x-bad", "a\r\nb");
-        assert!(head.headers.needs_check());
         head.headers.insert_static(TYPE);
-        assert!(
-            head.headers.needs_check(),
-            "insert_static keeps an earlier unchecked field's mark"
-        );
         assert_eq!(
             write_response_head(&head, &mut Vec::new())
                 .unwrap_err()
                 .kind(),
             EncodeErrorKind::HeaderValue
         );
+        head.headers.remove("x-bad");
+        head.headers.insert("content-type", "a\nb");
+        assert_eq!(
+            write_response_head(&head, &mut Vec::new())
+                .unwrap_err()
+                .kind(),
+            EncodeErrorKind::HeaderValue,
+            "a field replaced by insert is checked"
+        );
+        head.headers.insert_static(TYPE);
+        assert!(write_response_head(&head, &mut Vec::new()).is_ok());
     }
 
     #[test]

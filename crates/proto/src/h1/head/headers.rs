@@ -6,8 +6,7 @@
 //! legally hold obs-text (bytes 0x80-0xFF) that is not UTF-8. Nothing here
 //! validates on the way in: the parser validates what it receives, a
 //! [`StaticField`] is validated when it is built (at compile time in a
-//! `const`), and the encoder validates what it writes unless every field
-//! of the map came from one of those two.
+//! `const`), and the encoder validates every other field it writes.
 
 /// Header fields of a message head or trailer section.
 ///
@@ -22,11 +21,6 @@ pub struct Headers {
     bytes: Vec<u8>,
     /// Where each field's name and value are in `bytes`, in order.
     fields: Vec<Field>,
-    /// Some field was added by [`append`](Headers::append) or
-    /// [`insert`](Headers::insert), unchecked: the encoder checks every
-    /// field of the map. False while every field came from the parser or a
-    /// [`StaticField`].
-    unchecked: bool,
 }
 
 /// A header field whose name and value are `'static` and were checked
@@ -188,6 +182,10 @@ struct Field {
     name_len: u32,
     value: u32,
     value_len: u32,
+    /// Added by [`Headers::append`] or [`Headers::insert`]: the encoder
+    /// checks it. False for a field the parser received or a
+    /// [`StaticField`].
+    unchecked: bool,
 }
 
 impl Field {
@@ -304,12 +302,13 @@ impl Headers {
 
     /// Copies a name (UTF-8: given as `&str`, or a checked token) and a
     /// value into the byte buffer.
-    fn store(&mut self, name: &[u8], value: &[u8]) -> Field {
+    fn store(&mut self, name: &[u8], value: &[u8], unchecked: bool) -> Field {
         let field = Field {
             name: offset(self.bytes.len()),
             name_len: offset(name.len()),
             value: offset(self.bytes.len() + name.len()),
             value_len: offset(value.len()),
+            unchecked,
         };
         // One growth for both parts, and room for a few more fields.
         let need = name.len() + value.len();
@@ -329,46 +328,40 @@ impl Headers {
     /// the name is a token (ASCII, so UTF-8) and the value valid.
     pub(crate) fn append_token(&mut self, name: &[u8], value: &[u8]) {
         debug_assert!(name.is_ascii());
-        let field = self.store(name, value);
+        let field = self.store(name, value, false);
         self.fields.push(field);
     }
 
     /// Adds a field after the existing ones, keeping fields of the same name.
     pub fn append(&mut self, name: impl AsRef<str>, value: impl AsRef<[u8]>) {
-        self.unchecked = true;
-        let field = self.store(name.as_ref().as_bytes(), value.as_ref());
+        let field = self.store(name.as_ref().as_bytes(), value.as_ref(), true);
         self.fields.push(field);
     }
 
     /// [`append`](Self::append) for a field checked when it was built.
     pub fn append_static(&mut self, field: StaticField) {
-        let field = self.store(field.name.as_bytes(), field.value.as_bytes());
+        let field = self.store(field.name.as_bytes(), field.value.as_bytes(), false);
         self.fields.push(field);
     }
 
     /// [`insert`](Self::insert) for a field checked when it was built.
     pub fn insert_static(&mut self, field: StaticField) {
-        let unchecked = self.unchecked;
-        self.insert(field.name, field.value);
-        self.unchecked = unchecked;
-    }
-
-    /// Whether the encoder must check the fields: some field was added
-    /// by [`append`](Self::append) or [`insert`](Self::insert).
-    pub(crate) fn needs_check(&self) -> bool {
-        self.unchecked
+        self.set(field.name, field.value.as_bytes(), false);
     }
 
     /// Sets `name` to a single value: replaces the first field of that name
     /// in place and removes the others, or appends if there was none.
     pub fn insert(&mut self, name: impl AsRef<str>, value: impl AsRef<[u8]>) {
-        let name = name.as_ref();
+        self.set(name.as_ref(), value.as_ref(), true);
+    }
+
+    fn set(&mut self, name: &str, value: &[u8], unchecked: bool) {
         let Some(i) = self.position(name) else {
-            self.append(name, value);
+            let field = self.store(name.as_bytes(), value, unchecked);
+            self.fields.push(field);
             return;
         };
-        self.unchecked = true;
-        let field = self.store(name.as_bytes(), value.as_ref());
+        let field = self.store(name.as_bytes(), value, unchecked);
         self.fields[i] = field;
         let mut index = 0;
         let bytes = &self.bytes;
@@ -415,6 +408,15 @@ impl Headers {
         self.fields
             .iter()
             .map(|f| (f.name(&self.bytes), f.value(&self.bytes)))
+    }
+
+    /// All fields in order, with whether the encoder must check each
+    /// (it was added by [`append`](Self::append) or
+    /// [`insert`](Self::insert)).
+    pub(crate) fn iter_to_encode(&self) -> impl Iterator<Item = (&[u8], &[u8], bool)> {
+        self.fields
+            .iter()
+            .map(|f| (f.name(&self.bytes), f.value(&self.bytes), f.unchecked))
     }
 
     /// The value of the `i`th field.

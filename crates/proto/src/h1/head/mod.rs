@@ -36,7 +36,7 @@ pub enum Method {
     /// PATCH.
     Patch,
     /// Any other token.
-    Other(String),
+    Other(Box<str>),
 }
 
 impl Method {
@@ -58,7 +58,7 @@ impl Method {
             b"OPTIONS" => Method::Options,
             b"TRACE" => Method::Trace,
             b"PATCH" => Method::Patch,
-            other => Method::Other(String::from_utf8_lossy(other).into_owned()),
+            other => Method::Other(String::from_utf8_lossy(other).into()),
         }
     }
 
