@@ -87,7 +87,8 @@ pub(crate) trait HeadSink<'a> {
     /// sink itself: it returns the error for a bad one.
     fn start_line(&mut self, line: &'a [u8]) -> Result<(), ParseError>;
     /// A field line's name (a token) and value (field bytes, trimmed of
-    /// optional whitespace), in order.
+    /// optional whitespace), in order: both are slices of the scanned
+    /// buffer.
     fn field(&mut self, name: &'a [u8], value: &'a [u8]);
 }
 

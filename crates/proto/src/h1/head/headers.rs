@@ -332,6 +332,36 @@ impl Headers {
         self.fields.push(field);
     }
 
+    /// For a parser: adds a field it checked (the name a token, so UTF-8,
+    /// and the value valid) by where its name and value are in the head
+    /// that [`set_head_bytes`](Self::set_head_bytes) then copies in.
+    pub(crate) fn push_received(
+        &mut self,
+        name: usize,
+        name_len: usize,
+        value: usize,
+        value_len: usize,
+    ) {
+        self.fields.push(Field {
+            name: offset(name),
+            name_len: offset(name_len),
+            value: offset(value),
+            value_len: offset(value_len),
+            unchecked: false,
+        });
+    }
+
+    /// For a parser: copies in the head whose fields
+    /// [`push_received`](Self::push_received) placed, so a head's fields
+    /// cost one copy however many there are. The map must hold no bytes yet.
+    pub(crate) fn set_head_bytes(&mut self, head: &[u8]) {
+        debug_assert!(self.bytes.is_empty());
+        self.bytes.extend_from_slice(head);
+        debug_assert!(self.fields.iter().all(|f| {
+            (f.value + f.value_len) as usize <= head.len() && f.name(&self.bytes).is_ascii()
+        }));
+    }
+
     /// Adds a field after the existing ones, keeping fields of the same name.
     pub fn append(&mut self, name: impl AsRef<str>, value: impl AsRef<[u8]>) {
         let field = self.store(name.as_ref().as_bytes(), value.as_ref(), true);

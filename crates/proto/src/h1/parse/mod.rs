@@ -103,10 +103,11 @@ pub struct ParsedResponse {
 /// carry the status to answer with; after any error the connection's
 /// framing is unknown and it must be closed.
 pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<ParsedRequest>, ParseError> {
-    let mut split = RequestSplit::default();
+    let mut split = RequestSplit::new(buf);
     let Some(scan) = scan_head_into(buf, limits, &mut split)? else {
         return Ok(None);
     };
+    split.headers.set_head_bytes(&buf[..scan.end]);
     let method = Method::from_token_bytes(split.method);
     let target = to_str(split.target)?;
     let form = framing::target_form(&method, target)?;
@@ -125,8 +126,12 @@ pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<ParsedRequest
     }))
 }
 
-/// A request head split by the line scan as it checks each line.
+/// A request head split by the line scan as it checks each line. Fields
+/// are noted by where they are in the buffer; the head is copied into the
+/// map once, at the end.
 struct RequestSplit<'a> {
+    /// Where the buffer being scanned starts in memory, for offsets.
+    base: usize,
     method: &'a [u8],
     target: &'a [u8],
     version: Version,
@@ -135,9 +140,10 @@ struct RequestSplit<'a> {
     present: Present,
 }
 
-impl Default for RequestSplit<'_> {
-    fn default() -> Self {
+impl RequestSplit<'_> {
+    fn new(buf: &[u8]) -> Self {
         RequestSplit {
+            base: buf.as_ptr() as usize,
             method: b"",
             target: b"",
             version: Version::Http11,
@@ -157,7 +163,10 @@ impl<'a> HeadSink<'a> for RequestSplit<'a> {
 
     fn field(&mut self, name: &'a [u8], value: &'a [u8]) {
         self.present.note(self.headers.len(), name);
-        self.headers.append_token(name, value);
+        // Both are slices of the scanned buffer (the sink's contract).
+        let at = |part: &[u8]| part.as_ptr() as usize - self.base;
+        self.headers
+            .push_received(at(name), name.len(), at(value), value.len());
     }
 }
 
@@ -345,10 +354,11 @@ mod tests {
                 head.extend_from_slice(b"\r\n");
             }
             head.extend_from_slice(b"\r\n");
-            let mut ours = RequestSplit::default();
+            let mut ours = RequestSplit::new(&head);
             let Ok(Some(scan)) = scan_head_into(&head, &Limits::default(), &mut ours) else {
                 continue;
             };
+            ours.headers.set_head_bytes(&head[..scan.end]);
             assert_eq!(scan.end, head.len());
             assert_eq!(scan.fields, ours.headers.len());
             let theirs = httparse_split(&head)
