@@ -10,6 +10,9 @@
 #   bench/http/instructions.sh                 # this checkout
 #   REV=<commit> bench/http/instructions.sh    # another commit, built in a worktree
 #   DEPTH=1 REQUESTS=10000 bench/http/instructions.sh   # one request at a time
+#   SERVER_BIN=bench/http/may-hello/target/release/may-hello bench/http/instructions.sh
+#                                              # a peer built by bench/http.sh (any
+#                                              # server taking --port), counted the same way
 #
 # Installs valgrind with apt if missing. Only 127.0.0.1 is used.
 set -euo pipefail
@@ -28,10 +31,15 @@ TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 # Another revision builds in a target directory of its own: sharing one
 # lets cargo leave the other checkout's binary in place of this one's.
 [ -n "${REV:-}" ] && TARGET=$TARGET/worktrees
-(cd "$SRC" && CARGO_TARGET_DIR=$TARGET cargo build --release -q -p waiter-cli --example hello)
+if [ -n "${SERVER_BIN:-}" ]; then
+    BIN=$SERVER_BIN
+else
+    (cd "$SRC" && CARGO_TARGET_DIR=$TARGET cargo build --release -q -p waiter-cli --example hello)
+    BIN=$TARGET/release/examples/hello
+fi
 OUT=$(mktemp -d /tmp/waiter-cg.XXXXXX)
 valgrind --tool=callgrind --callgrind-out-file="$OUT/cg.out" \
-    "$TARGET/release/examples/hello" --port "$PORT" >"$OUT/log" 2>&1 &
+    "$BIN" --port "$PORT" >"$OUT/log" 2>&1 &
 VG=$!
 for _ in $(seq 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break

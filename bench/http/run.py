@@ -92,10 +92,10 @@ def log(msg):
 
 
 def proc_ticks(pid):
-    """utime + stime of the whole process (all threads), in clock ticks."""
+    """(utime, stime) of the whole process (all threads), in clock ticks."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of stat(5)
+    return int(fields[11]), int(fields[12])  # fields 14 and 15 of stat(5)
 
 
 def proc_status_kib(pid, key):
@@ -373,10 +373,14 @@ def measure(name, wl):
         # histogram with an interval computed per response, which breaks its
         # percentiles under pipelining (often 0.00us: wg/wrk#236).
         r["p50_ms"] = r["p99_ms"] = None
-    server_cpu = (c1 - c0) / CLK_TCK
+    server_user = (c1[0] - c0[0]) / CLK_TCK
+    server_cpu = server_user + (c1[1] - c0[1]) / CLK_TCK
     wrk_cpu = (w1.ru_utime - w0.ru_utime) + (w1.ru_stime - w0.ru_stime)
     busy = (b1 - b0) / CLK_TCK
     r["cpu_us_req"] = server_cpu * 1e6 / r["requests"] if r["requests"] else None
+    # The user-space share: the server's own code, where the kernel's share
+    # (sockets, loopback delivery) is much the same for every server.
+    r["user_us_req"] = server_user * 1e6 / r["requests"] if r["requests"] else None
     r["hwm_mib"] = hwm / 1024
     r["server_cpu_pct"] = 100 * server_cpu / wall
     r["wrk_cpu_pct"] = 100 * wrk_cpu / wall
@@ -487,6 +491,7 @@ FIGURES = [
     ("p50_ms", "p50 latency ms", "lower"),
     ("p99_ms", "p99 latency ms", "lower"),
     ("cpu_us_req", "server CPU µs/req", "lower"),
+    ("user_us_req", "of which user space, µs/req", "lower"),
     ("hwm_mib", "peak RSS MiB", "lower"),
     ("server_cpu_pct", "server CPU use %", "-"),
     ("wrk_cpu_pct", "wrk CPU use %", "-"),
@@ -517,7 +522,7 @@ def report(results, idles):
             continue
         used = {s: pick(results.get((wl.name, s), [])) for s in SERVERS}
         for key, label, better in FIGURES:
-            med = {s: median([r[key] for r in used[s][0]]) for s in SERVERS}
+            med = {s: median([r.get(key) for r in used[s][0]]) for s in SERVERS}
             cells = [wl.desc, label, better]
             for s in SERVERS:
                 mark = "" if used[s][1] or med[s] is None else "*"
