@@ -8,35 +8,15 @@
 
 use crate::error::{EncodeError, EncodeErrorKind};
 use crate::h1::head::{Headers, RequestHead, ResponseHead, Version};
-use crate::h1::syntax::{are_field_bytes, is_field_byte, is_tchar};
+use crate::h1::syntax::{are_field_bytes, is_token};
 
 /// Appends `head` (status line, fields, empty line) to `out`.
 pub fn write_response_head(head: &ResponseHead, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    write_response_head_with(head, &[], out)
-}
-
-/// Like [`write_response_head`], with `extra` field lines written after
-/// the head's own fields. Each element of `extra` must be complete field
-/// lines (`name: value\r\n`) that the caller built itself, such as a
-/// cached `Date` line; they are checked in debug builds only, so a server
-/// can add its own fields without allocating them into [`Headers`].
-pub fn write_response_head_with(
-    head: &ResponseHead,
-    extra: &[&[u8]],
-    out: &mut Vec<u8>,
-) -> Result<(), EncodeError> {
-    debug_assert!(
-        extra.iter().all(|e| are_field_lines(e)),
-        "extra field lines must be `name: value\\r\\n`"
-    );
     let mark = out.len();
     push_status_line(head, out)?;
-    if let Err(e) = push_checked_fields(&head.headers, out, |_, _| {}) {
+    if let Err(e) = write_fields(&head.headers, out) {
         out.truncate(mark);
         return Err(e);
-    }
-    for e in extra {
-        out.extend_from_slice(e);
     }
     out.extend_from_slice(b"\r\n");
     Ok(())
@@ -90,27 +70,10 @@ fn common_status_line(code: u16) -> Option<&'static [u8]> {
     })
 }
 
-/// Whether `b` is a sequence of `name: value\r\n` lines.
-fn are_field_lines(b: &[u8]) -> bool {
-    b.is_empty()
-        || b.ends_with(b"\r\n")
-            && b[..b.len() - 2].split(|&c| c == b'\n').all(|line| {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                match line.iter().position(|&c| c == b':') {
-                    Some(i) => {
-                        i > 0
-                            && line[..i].iter().all(|&c| is_tchar(c))
-                            && line[i + 1..].iter().all(|&c| is_field_byte(c))
-                    }
-                    None => false,
-                }
-            })
-}
-
 /// Appends `head` (request line, fields, empty line) to `out`.
 pub fn write_request_head(head: &RequestHead, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     let method = head.method.as_str();
-    if method.is_empty() || !method.bytes().all(is_tchar) {
+    if !is_token(method.as_bytes()) {
         return Err(EncodeErrorKind::Method.into());
     }
     let target = head.target.as_bytes();
@@ -124,7 +87,7 @@ pub fn write_request_head(head: &RequestHead, out: &mut Vec<u8>) -> Result<(), E
     out.push(b' ');
     out.extend_from_slice(head.version.as_str().as_bytes());
     out.extend_from_slice(b"\r\n");
-    if let Err(e) = push_checked_fields(&head.headers, out, |_, _| {}) {
+    if let Err(e) = write_fields(&head.headers, out) {
         out.truncate(mark);
         return Err(e);
     }
@@ -153,7 +116,7 @@ pub(crate) fn push_checked_fields(
     out.reserve(headers.bytes_len() + 4 * headers.len());
     for (i, (name, value, check)) in headers.iter_to_encode().enumerate() {
         if check {
-            if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+            if !is_token(name) {
                 return Err(EncodeErrorKind::HeaderName.into());
             }
             if !are_field_bytes(value) {

@@ -79,6 +79,29 @@ const FIELD_BYTE: [bool; 256] = {
     t
 };
 
+/// Whether every byte of `b` is in `class` (a table built at compile
+/// time), a byte at a time: usable in a `const`.
+const fn all_in(b: &[u8], class: &[bool; 256]) -> bool {
+    let mut i = 0;
+    while i < b.len() {
+        if !class[b[i] as usize] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Whether `b` is a token (RFC 9110 section 5.6.2): one or more tchars.
+pub(crate) const fn is_token(b: &[u8]) -> bool {
+    !b.is_empty() && all_in(b, &TCHAR)
+}
+
+/// [`are_field_bytes`] for a `const`, a byte at a time.
+pub(crate) const fn are_field_bytes_const(b: &[u8]) -> bool {
+    all_in(b, &FIELD_BYTE)
+}
+
 /// What a scan does with the lines it accepts.
 pub(crate) trait HeadSink<'a> {
     /// Which start line the head begins with.

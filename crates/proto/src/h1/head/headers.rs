@@ -8,6 +8,11 @@
 //! [`StaticField`] is validated when it is built (at compile time in a
 //! `const`), and the encoder validates every other field it writes.
 
+use std::cell::RefCell;
+use std::thread::LocalKey;
+
+use crate::h1::syntax::{are_field_bytes_const, is_token};
+
 /// Header fields of a message head or trailer section.
 ///
 /// Names and values live back to back in one byte buffer, indexed by a
@@ -68,73 +73,48 @@ impl StaticField {
     }
 }
 
-/// Whether `b` is a token (RFC 9110 section 5.6.2).
-const fn is_token(b: &[u8]) -> bool {
-    if b.is_empty() {
-        return false;
-    }
-    let mut i = 0;
-    while i < b.len() {
-        if !is_tchar(b[i]) {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
-
-/// Whether every byte of `b` may appear in a field value.
-const fn are_field_bytes_const(b: &[u8]) -> bool {
-    let mut i = 0;
-    while i < b.len() {
-        if !is_field_byte(b[i]) {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
-
-/// How many dropped maps' buffers a thread keeps for its next maps.
-const SPARE_MAPS: usize = 64;
+/// How many dropped buffers (of maps, of targets) a thread keeps.
+const SPARES_KEPT: usize = 64;
 
 /// Buffers larger than these are freed rather than kept.
 const SPARE_BYTES: usize = 4096;
 const SPARE_FIELDS: usize = 64;
+/// Strings (request targets) longer than this are freed rather than kept.
+const SPARE_STRING: usize = 256;
 
 thread_local! {
     /// Empty buffers of dropped maps. A server builds and drops a request
     /// map and a response map per request; reusing their buffers spares the
     /// allocator four calls a request.
-    static SPARE: std::cell::RefCell<Vec<(Vec<u8>, Vec<Field>)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+    static SPARE: RefCell<Vec<(Vec<u8>, Vec<Field>)>> = const { RefCell::new(Vec::new()) };
+    /// Empty buffers of dropped request targets, for the next ones.
+    static SPARE_STRINGS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A dropped map's empty buffers, if the thread has any.
-fn spare() -> Option<(Vec<u8>, Vec<Field>)> {
-    SPARE
-        .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()))
+/// The last spare of `pool`, if the thread has one (none while the thread
+/// is being torn down, or from inside the pool).
+fn take_spare<T: 'static>(pool: &'static LocalKey<RefCell<Vec<T>>>) -> Option<T> {
+    pool.try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.pop()))
         .ok()
         .flatten()
 }
 
-/// Strings (request targets) longer than this are freed rather than kept.
-const SPARE_STRING: usize = 256;
-
-thread_local! {
-    /// Empty buffers of dropped request targets, for the next ones.
-    static SPARE_STRINGS: std::cell::RefCell<Vec<String>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+/// Keeps `spare` in `pool` for a later [`take_spare`], unless the pool is
+/// full (then it is dropped).
+fn keep_spare<T: 'static>(pool: &'static LocalKey<RefCell<Vec<T>>>, spare: T) {
+    let _ = pool.try_with(|p| {
+        if let Ok(mut p) = p.try_borrow_mut() {
+            if p.len() < SPARES_KEPT {
+                p.push(spare);
+            }
+        }
+    });
 }
 
 /// `s` in a dropped string's buffer if the thread has one, else in a new
 /// string.
 pub(crate) fn spare_string(s: &str) -> String {
-    let mut out = SPARE_STRINGS
-        .try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.pop()))
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    let mut out = take_spare(&SPARE_STRINGS).unwrap_or_default();
     out.push_str(s);
     out
 }
@@ -145,13 +125,7 @@ pub(crate) fn give_string(mut s: String) {
         return;
     }
     s.clear();
-    let _ = SPARE_STRINGS.try_with(|p| {
-        if let Ok(mut p) = p.try_borrow_mut() {
-            if p.len() < SPARE_MAPS {
-                p.push(s);
-            }
-        }
-    });
+    keep_spare(&SPARE_STRINGS, s);
 }
 
 impl Drop for Headers {
@@ -164,13 +138,7 @@ impl Drop for Headers {
         let mut fields = std::mem::take(&mut self.fields);
         bytes.clear();
         fields.clear();
-        let _ = SPARE.try_with(|s| {
-            if let Ok(mut s) = s.try_borrow_mut() {
-                if s.len() < SPARE_MAPS {
-                    s.push((bytes, fields));
-                }
-            }
-        });
+        keep_spare(&SPARE, (bytes, fields));
     }
 }
 
@@ -201,8 +169,6 @@ impl Field {
         (self.name_len + self.value_len) as usize
     }
 }
-
-use crate::h1::syntax::{is_field_byte, is_tchar};
 
 impl PartialEq for Headers {
     fn eq(&self, other: &Headers) -> bool {
@@ -244,7 +210,7 @@ impl Headers {
     /// map's buffers when this one has none.
     fn reserve(&mut self, n: usize, bytes: usize) {
         if self.fields.capacity() == 0 && self.bytes.capacity() == 0 {
-            if let Some((b, f)) = spare() {
+            if let Some((b, f)) = take_spare(&SPARE) {
                 self.bytes = b;
                 self.fields = f;
             }
