@@ -46,21 +46,21 @@ impl Response {
 
     /// A `text/plain; charset=utf-8` response with status 200.
     pub fn text(s: impl Into<Bytes>) -> Response {
-        Response::typed(TEXT, s.into())
+        Response::typed(&TEXT, s.into())
     }
 
     /// A `text/html; charset=utf-8` response with status 200.
     pub fn html(s: impl Into<Bytes>) -> Response {
-        Response::typed(HTML, s.into())
+        Response::typed(&HTML, s.into())
     }
 
     /// An `application/json` response with status 200 from serialized JSON.
     pub fn json_bytes(s: impl Into<Bytes>) -> Response {
-        Response::typed(JSON, s.into())
+        Response::typed(&JSON, s.into())
     }
 
     /// A 200 response with a content type checked at compile time.
-    fn typed(content_type: StaticField, body: Bytes) -> Response {
+    fn typed(content_type: &'static StaticField, body: Bytes) -> Response {
         let mut r = Response::new(StatusCode::OK);
         r.headers.append_static(content_type);
         r.body = Body::Full(body);

@@ -37,7 +37,7 @@ pub(super) async fn write_response(
         body,
     } = response;
     if close {
-        headers.insert_static(CONNECTION_CLOSE);
+        headers.insert_static(&CONNECTION_CLOSE);
     }
     let len = body.len();
     let head = ResponseHead {
@@ -63,7 +63,7 @@ pub(super) async fn write_response(
         if let Err(e) = written {
             tracing::error!(error = %e, "invalid response from handler; answering 500");
             let mut h = ResponseHead::new(StatusCode::INTERNAL_SERVER_ERROR);
-            h.headers.insert_static(CONNECTION_CLOSE);
+            h.headers.insert_static(&CONNECTION_CLOSE);
             io.conn
                 .write_head(h, Some(0), &mut io.wbuf)
                 .and_then(|()| io.conn.finish_response(&mut io.wbuf))

@@ -172,13 +172,13 @@ mod tests {
     fn checked_fields_are_written_as_they_are_and_appended_ones_are_checked() {
         const TYPE: StaticField = StaticField::new("content-type", "text/plain");
         let mut head = ResponseHead::new(StatusCode::OK);
-        head.headers.append_static(TYPE);
-        head.headers.insert_static(TYPE);
+        head.headers.append_static(&TYPE);
+        head.headers.insert_static(&TYPE);
         let mut out = Vec::new();
         write_response_head(&head, &mut out).unwrap();
         assert_eq!(out, b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\n");
         head.headers.append("x-bad", "a\r\nb");
-        head.headers.insert_static(TYPE);
+        head.headers.insert_static(&TYPE);
         assert_eq!(
             write_response_head(&head, &mut Vec::new())
                 .unwrap_err()
@@ -194,7 +194,7 @@ mod tests {
             EncodeErrorKind::HeaderValue,
             "a field replaced by insert is checked"
         );
-        head.headers.insert_static(TYPE);
+        head.headers.insert_static(&TYPE);
         assert!(write_response_head(&head, &mut Vec::new()).is_ok());
     }
 

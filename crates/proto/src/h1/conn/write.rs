@@ -145,9 +145,9 @@ impl Conn {
             }
             if connection == ConnectionField::Replace {
                 head.headers.insert_static(if keep_alive {
-                    CONNECTION_KEEP_ALIVE
+                    &CONNECTION_KEEP_ALIVE
                 } else {
-                    CONNECTION_CLOSE
+                    &CONNECTION_CLOSE
                 });
             }
             push_status_line(head, out)?;
@@ -394,8 +394,8 @@ fn connection_field(
 /// Writes a response with no body that closes the connection.
 pub(super) fn canned_response(status: StatusCode, out: &mut Vec<u8>) {
     let mut head = ResponseHead::new(status);
-    head.headers.append_static(CONNECTION_CLOSE);
-    head.headers
-        .append_static(StaticField::new("content-length", "0"));
+    const NO_BODY: StaticField = StaticField::new("content-length", "0");
+    head.headers.append_static(&CONNECTION_CLOSE);
+    head.headers.append_static(&NO_BODY);
     write_response_head(&head, out).expect("canned heads are valid");
 }

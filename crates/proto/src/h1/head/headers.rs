@@ -20,8 +20,16 @@ use crate::h1::syntax::{are_field_bytes_const, is_token};
 /// has (instead of two per field), and none in the steady state: a dropped
 /// map leaves its (small) buffers to the thread's next map. Bytes orphaned
 /// by `insert` and `remove` are reclaimed once they outweigh the live ones.
+///
+/// A [`StaticField`] appended to an empty map is not copied: the map
+/// refers to it, so a response whose only field is a constant (its content
+/// type, say) needs no buffer at all.
 #[derive(Clone, Default)]
 pub struct Headers {
+    /// The first field, when it was given as a [`StaticField`] to an empty
+    /// map; `fields` then holds the others. Any edit other than appending
+    /// copies it into the buffers first (`spill`).
+    first: Option<&'static StaticField>,
     /// Names and values, back to back.
     bytes: Vec<u8>,
     /// Where each field's name and value are in `bytes`, in order.
@@ -36,7 +44,7 @@ pub struct Headers {
 /// use waiter_proto::h1::head::StaticField;
 /// const TEXT: StaticField = StaticField::new("content-type", "text/plain");
 /// let mut headers = waiter_proto::Headers::new();
-/// headers.append_static(TEXT);
+/// headers.append_static(&TEXT);
 /// assert_eq!(headers.get_str("Content-Type"), Some("text/plain"));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,25 +229,38 @@ impl Headers {
 
     /// Number of fields (a name appearing twice counts twice).
     pub fn len(&self) -> usize {
-        self.fields.len()
+        self.fields.len() + usize::from(self.first.is_some())
     }
 
     /// Whether there is no field.
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
+        self.first.is_none() && self.fields.is_empty()
     }
 
+    /// The index of the first field called `name` in `fields` (so not
+    /// counting `first`, which the caller has spilled).
     fn position(&self, name: &str) -> Option<usize> {
+        debug_assert!(self.first.is_none());
         let name = name.as_bytes();
         self.fields
             .iter()
             .position(|f| f.name(&self.bytes).eq_ignore_ascii_case(name))
     }
 
+    /// Copies a `first` field into the buffers, so every field is in
+    /// `fields`.
+    fn spill(&mut self) {
+        if let Some(f) = self.first.take() {
+            let field = self.store(f.name.as_bytes(), f.value.as_bytes(), false);
+            self.fields.insert(0, field);
+        }
+    }
+
     /// The value of the first field called `name`.
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.position(name)
-            .map(|i| self.fields[i].value(&self.bytes))
+        self.iter_bytes()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
     }
 
     /// The value of the first field called `name`, if it is UTF-8.
@@ -249,16 +270,14 @@ impl Headers {
 
     /// The values of every field called `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        let bytes = &self.bytes;
-        self.fields
-            .iter()
-            .filter(move |f| f.name(bytes).eq_ignore_ascii_case(name.as_bytes()))
-            .map(move |f| f.value(bytes))
+        self.iter_bytes()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
     }
 
     /// Whether a field called `name` is present.
     pub fn contains(&self, name: &str) -> bool {
-        self.position(name).is_some()
+        self.get(name).is_some()
     }
 
     /// How many fields are called `name`.
@@ -321,7 +340,7 @@ impl Headers {
     /// [`push_received`](Self::push_received) placed, so a head's fields
     /// cost one copy however many there are. The map must hold no bytes yet.
     pub(crate) fn set_head_bytes(&mut self, head: &[u8]) {
-        debug_assert!(self.bytes.is_empty());
+        debug_assert!(self.bytes.is_empty() && self.first.is_none());
         self.bytes.extend_from_slice(head);
         debug_assert!(self.fields.iter().all(|f| {
             (f.value + f.value_len) as usize <= head.len() && f.name(&self.bytes).is_ascii()
@@ -334,14 +353,24 @@ impl Headers {
         self.fields.push(field);
     }
 
-    /// [`append`](Self::append) for a field checked when it was built.
-    pub fn append_static(&mut self, field: StaticField) {
+    /// [`append`](Self::append) for a field checked when it was built
+    /// (a `const`, so `&FIELD` is `'static`). The first field of an empty
+    /// map is not even copied.
+    pub fn append_static(&mut self, field: &'static StaticField) {
+        if self.is_empty() {
+            self.first = Some(field);
+            return;
+        }
         let field = self.store(field.name.as_bytes(), field.value.as_bytes(), false);
         self.fields.push(field);
     }
 
     /// [`insert`](Self::insert) for a field checked when it was built.
-    pub fn insert_static(&mut self, field: StaticField) {
+    pub fn insert_static(&mut self, field: &'static StaticField) {
+        if self.is_empty() {
+            self.first = Some(field);
+            return;
+        }
         self.set(field.name, field.value.as_bytes(), false);
     }
 
@@ -352,6 +381,7 @@ impl Headers {
     }
 
     fn set(&mut self, name: &str, value: &[u8], unchecked: bool) {
+        self.spill();
         let Some(i) = self.position(name) else {
             let field = self.store(name.as_bytes(), value, unchecked);
             self.fields.push(field);
@@ -370,6 +400,7 @@ impl Headers {
 
     /// Removes every field called `name`; returns how many were removed.
     pub fn remove(&mut self, name: &str) -> usize {
+        self.spill();
         let before = self.fields.len();
         let bytes = &self.bytes;
         self.fields
@@ -401,36 +432,43 @@ impl Headers {
 
     /// All fields in order, names as bytes (no UTF-8 check: for encoding).
     pub(crate) fn iter_bytes(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.fields
-            .iter()
-            .map(|f| (f.name(&self.bytes), f.value(&self.bytes)))
+        self.iter_to_encode().map(|(n, v, _)| (n, v))
     }
 
     /// All fields in order, with whether the encoder must check each
     /// (it was added by [`append`](Self::append) or
     /// [`insert`](Self::insert)).
     pub(crate) fn iter_to_encode(&self) -> impl Iterator<Item = (&[u8], &[u8], bool)> {
-        self.fields
-            .iter()
-            .map(|f| (f.name(&self.bytes), f.value(&self.bytes), f.unchecked))
+        let first = self
+            .first
+            .map(|f| (f.name.as_bytes(), f.value.as_bytes(), false));
+        first.into_iter().chain(
+            self.fields
+                .iter()
+                .map(|f| (f.name(&self.bytes), f.value(&self.bytes), f.unchecked)),
+        )
     }
 
     /// The value of the `i`th field.
     pub(crate) fn value_at(&self, i: usize) -> &[u8] {
-        self.fields[i].value(&self.bytes)
+        match (self.first, i) {
+            (Some(f), 0) => f.value.as_bytes(),
+            (Some(_), i) => self.fields[i - 1].value(&self.bytes),
+            (None, i) => self.fields[i].value(&self.bytes),
+        }
     }
 
     /// The bytes of every name and value together.
     pub(crate) fn bytes_len(&self) -> usize {
-        self.bytes.len()
+        let first = self.first.map_or(0, |f| f.name.len() + f.value.len());
+        self.bytes.len() + first
     }
 
     /// All fields in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.fields.iter().map(|f| {
+        self.iter_bytes().map(|(n, v)| {
             // Names are stored only from `&str`, so this never fails.
-            let name = std::str::from_utf8(f.name(&self.bytes)).unwrap_or_default();
-            (name, f.value(&self.bytes))
+            (std::str::from_utf8(n).unwrap_or_default(), v)
         })
     }
 
@@ -535,6 +573,40 @@ mod tests {
         drop(next);
         let spare = SPARE.with(|s| s.borrow().iter().map(|(b, _)| b.capacity()).max());
         assert!(spare.is_some_and(|c| c <= SPARE_BYTES));
+    }
+
+    #[test]
+    fn a_static_first_field_takes_no_buffer_and_behaves_like_a_copied_one() {
+        const TYPE: StaticField = StaticField::new("Content-Type", "text/plain");
+        let mut h = Headers::new();
+        h.append_static(&TYPE);
+        assert_eq!(h.bytes.capacity() + h.fields.capacity(), 0, "not copied");
+        assert_eq!((h.len(), h.bytes_len()), (1, 22));
+        h.append("x-a", "1");
+        h.append_static(&TYPE);
+        let mut same = Headers::new();
+        same.append("Content-Type", "text/plain");
+        same.append("x-a", "1");
+        same.append("Content-Type", "text/plain");
+        assert_eq!(h, same);
+        assert_eq!(h.get_str("CONTENT-TYPE"), Some("text/plain"));
+        assert_eq!(h.value_at(0), b"text/plain");
+        assert_eq!(h.value_at(1), b"1");
+        assert_eq!(h.count("content-type"), 2);
+        let names: Vec<_> = h.iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["Content-Type", "x-a", "Content-Type"]);
+        // Edits see it in its place.
+        h.insert("content-type", "text/html");
+        assert_eq!(
+            h.iter().collect::<Vec<_>>(),
+            [("content-type", &b"text/html"[..]), ("x-a", b"1")]
+        );
+        let mut g = Headers::new();
+        g.insert_static(&TYPE);
+        g.append("x-b", "2");
+        assert_eq!(g.remove("content-type"), 1);
+        assert_eq!(g.iter().collect::<Vec<_>>(), [("x-b", &b"2"[..])]);
+        assert!(!g.contains("content-type"));
     }
 
     #[test]
