@@ -21,9 +21,9 @@ use waiter_proto::{BodyKind, Event, Method, ParsedRequest, StatusCode};
 
 use super::buf;
 use super::conn::{ConnShared, Phase};
-use super::write::write_response;
+use super::write::{write_response, write_rest};
 use super::{Handler, ServerInner};
-use crate::body::RequestBody;
+use crate::body::{Body, RequestBody};
 use crate::{Request, Response};
 
 /// How many references to a connection exist while only its driver and
@@ -143,7 +143,13 @@ async fn drive<H: Handler>(
                     // The finished future (and whatever it holds) goes here.
                     (outcome, started)
                 };
-                finish_request(shared, server, outcome, started, last).await?;
+                if let Some(body) = finish_request(shared, server, outcome, started, last)? {
+                    // Large, streamed and file bodies wait for the socket.
+                    // Their state (about 800 bytes) is boxed, so the future
+                    // of every connection stays small for the common, small
+                    // body.
+                    Box::pin(write_rest(shared, body)).await?;
+                }
                 if shared.buffered() >= shared.config.write_high_water_mark {
                     shared.flush().await?;
                 }
@@ -236,14 +242,15 @@ fn start_request<H: Handler>(
 }
 
 /// Writes the response a handler returned (or a 500 for one that
-/// panicked).
-async fn finish_request(
+/// panicked); returns its body if it is one that
+/// [`write_rest`] must send.
+fn finish_request(
     shared: &ConnShared,
     server: &ServerInner,
     outcome: Result<Response, String>,
     started: Started,
     last: bool,
-) -> io::Result<()> {
+) -> io::Result<Option<Body>> {
     let (response, failed) = match outcome {
         Ok(r) => (r, false),
         Err(msg) => {
@@ -258,7 +265,7 @@ async fn finish_request(
     shared.set_phase(Phase::Handler);
     // A shutdown may have begun while the handler ran.
     let close = last || failed || server.draining.get() || shared.io.borrow().body_failed;
-    write_response(shared, response, close, started.is_head).await
+    write_response(shared, response, close, started.is_head)
 }
 
 /// Polls a handler's future, turning a panic into an error message.

@@ -23,14 +23,17 @@ use crate::Response;
 
 const CONNECTION_CLOSE: StaticField = StaticField::new("connection", "close");
 
-/// Writes a response: head and body into the output buffer (a large or
-/// file body straight to the socket).
-pub(super) async fn write_response(
+/// Writes a response into the output buffer: its head, and its body when
+/// that is empty or small, in which case the response is finished and
+/// `None` returned. A large, streamed or file body is returned instead:
+/// [`write_rest`] sends it and finishes the response. (The common, small
+/// response so costs no future of its own.)
+pub(super) fn write_response(
     shared: &ConnShared,
     response: Response,
     close: bool,
     is_head: bool,
-) -> io::Result<()> {
+) -> io::Result<Option<Body>> {
     let Response {
         status,
         mut headers,
@@ -68,7 +71,7 @@ pub(super) async fn write_response(
                 .write_head(h, Some(0), &mut io.wbuf)
                 .and_then(|()| io.conn.finish_response(&mut io.wbuf))
                 .map_err(io::Error::other)?;
-            return Ok(());
+            return Ok(None);
         }
     }
     if !is_head {
@@ -77,12 +80,22 @@ pub(super) async fn write_response(
             Body::Full(b) if b.len() <= shared.config.write_high_water_mark => {
                 put_body(shared, &b)?;
             }
-            // Large, streamed and file bodies wait for the socket. Their
-            // state (about 800 bytes) is boxed, so the future of every
-            // connection stays small for the common, small body.
-            body => Box::pin(write_body(shared, body)).await?,
+            body => return Ok(Some(body)),
         }
     }
+    finish(shared)?;
+    Ok(None)
+}
+
+/// Sends the body [`write_response`] returned (waiting for the socket as
+/// needed) and finishes the response.
+pub(super) async fn write_rest(shared: &ConnShared, body: Body) -> io::Result<()> {
+    write_body(shared, body).await?;
+    finish(shared)
+}
+
+/// Ends the current response.
+fn finish(shared: &ConnShared) -> io::Result<()> {
     let mut io = shared.io.borrow_mut();
     let io = &mut *io;
     io.conn
