@@ -6,6 +6,9 @@
 //! a colon, the request line is exactly three single-space-separated parts,
 //! and the size limits. As it accepts each line it hands the line's parts
 //! to a [`HeadSink`], so a request head is checked and split in one pass.
+//! [`scan_request_fast`] does the same for the usual request head without
+//! first finding each line's end, and leaves every other head to the line
+//! scan.
 //!
 //! Invariant: the scan is a pure left-to-right function of the bytes. A
 //! prefix of the input either reports "incomplete" or the same error as the
@@ -113,6 +116,97 @@ pub(crate) trait HeadSink<'a> {
     /// optional whitespace), in order: both are slices of the scanned
     /// buffer.
     fn field(&mut self, name: &'a [u8], value: &'a [u8]);
+}
+
+/// The usual request head, checked and split in a single pass over its
+/// bytes: a request line with an HTTP/1.1 or HTTP/1.0 version, field lines
+/// whose values hold no control byte (not even HTAB), every line ending in
+/// CRLF, and within the limits. Each field goes to `field` (name, and value
+/// trimmed of spaces) as it is read, and the method, target and version
+/// are returned with where the head ends.
+///
+/// `None` for anything else, including an incomplete head and a head with
+/// leading empty lines: the caller then runs [`scan_head_into`], which
+/// accepts every head this accepts, with the same split (a test checks
+/// both on generated and mutated heads), and picks the error for a bad one.
+/// Before `None`, `field` may have been given some fields: the caller
+/// drops them.
+pub(crate) fn scan_request_fast<'a>(
+    buf: &'a [u8],
+    limits: &Limits,
+    mut field: impl FnMut(&'a [u8], &'a [u8]),
+) -> Option<(&'a [u8], &'a [u8], Version, Scan)> {
+    // Nothing past the head limit is looked at, so no line can pass it.
+    let buf = &buf[..buf.len().min(limits.max_head_bytes)];
+    let m = tchar_run(buf);
+    if m == 0 || buf.get(m) != Some(&b' ') {
+        return None;
+    }
+    let target = m + 1;
+    let t = target_run(&buf[target..]);
+    let sp = target + t;
+    if t == 0 || buf.get(sp) != Some(&b' ') {
+        return None;
+    }
+    let version = match buf.get(sp + 1..sp + 11)? {
+        b"HTTP/1.1\r\n" => Version::Http11,
+        b"HTTP/1.0\r\n" => Version::Http10,
+        _ => return None,
+    };
+    if sp + 9 > limits.max_request_line {
+        return None;
+    }
+    let mut line = sp + 11;
+    let mut fields = 0;
+    loop {
+        let rest = buf.get(line..)?;
+        if rest.starts_with(b"\r\n") {
+            let scan = Scan {
+                end: line + 2,
+                fields,
+            };
+            return Some((&buf[..m], &buf[target..sp], version, scan));
+        }
+        let n = tchar_run(rest);
+        if n == 0 || rest.get(n) != Some(&b':') {
+            return None;
+        }
+        let value = &rest[n + 1..];
+        let len = visible_run(value);
+        if value.get(len..len + 2) != Some(b"\r\n") {
+            return None;
+        }
+        fields += 1;
+        if fields > limits.max_headers {
+            return None;
+        }
+        field(&rest[..n], trim_ows(&value[..len]));
+        line += n + 1 + len + 2;
+    }
+}
+
+/// The length of the longest prefix of `b` made of tchars.
+fn tchar_run(b: &[u8]) -> usize {
+    b.iter().take_while(|&&c| is_tchar(c)).count()
+}
+
+/// The length of the longest prefix of `v` without a control byte or DEL
+/// (so field bytes but HTAB), eight at a time. The lowest flagged byte of
+/// a word is always a real match.
+fn visible_run(v: &[u8]) -> usize {
+    let mut i = 0;
+    while i + 8 <= v.len() {
+        let w = word(v, i);
+        let hits = any_below(w, b' ') | zero_byte(w ^ splat(0x7f));
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + v[i..]
+        .iter()
+        .take_while(|&&c| c >= b' ' && c != 0x7f)
+        .count()
 }
 
 /// Finds the end of the head in `buf`, checking line syntax and limits.

@@ -8,12 +8,16 @@
 //!
 //! A request head is parsed in two passes:
 //!
-//! 1. a line scan that enforces CRLF line endings, request-line and
-//!    field-line syntax and size limits (`syntax` module), and splits each
-//!    line as it accepts it: method, target and version, then the fields,
-//!    noting on the way which of the fields framing depends on are there
-//!    (a test checks the split against httparse on thousands of generated
-//!    heads),
+//! 1. a syntax pass (`syntax` module) that enforces CRLF line endings,
+//!    request-line and field-line syntax and size limits, and splits the
+//!    head: method, target and version, then the fields, noting on the way
+//!    which of the fields framing depends on are there. The usual head is
+//!    checked and split in one pass over its bytes (`scan_request_fast`);
+//!    any other (incomplete, unusual or invalid) goes to a line scan that
+//!    accepts the same heads with the same split and picks the error for
+//!    the others. Tests check the line scan's split against httparse on
+//!    thousands of generated heads, and the one-pass scan against the line
+//!    scan on generated and damaged ones,
 //! 2. semantic checks: target form, Host, Content-Length and
 //!    Transfer-Encoding, Expect, Connection (the `framing` module), which
 //!    look only at the fields the scan found.
@@ -35,7 +39,9 @@ use crate::error::{ErrorKind, ParseError};
 use crate::h1::head::{
     spare_string, trim_ows, Headers, Method, RequestHead, ResponseHead, StatusCode, Version,
 };
-use crate::h1::syntax::{scan_head, scan_head_into, split_request_line, HeadSink, StartLine};
+use crate::h1::syntax::{
+    scan_head, scan_head_into, scan_request_fast, split_request_line, HeadSink, StartLine,
+};
 use crate::limits::Limits;
 
 mod framing;
@@ -104,8 +110,17 @@ pub struct ParsedResponse {
 /// framing is unknown and it must be closed.
 pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<ParsedRequest>, ParseError> {
     let mut split = RequestSplit::new(buf);
-    let Some(scan) = scan_head_into(buf, limits, &mut split)? else {
-        return Ok(None);
+    let fast = scan_request_fast(buf, limits, |name, value| split.field(name, value));
+    let scan = if let Some((method, target, version, scan)) = fast {
+        (split.method, split.target, split.version) = (method, target, version);
+        scan
+    } else {
+        // An unusual, incomplete or invalid head: the line scan decides.
+        split = RequestSplit::new(buf);
+        let Some(scan) = scan_head_into(buf, limits, &mut split)? else {
+            return Ok(None);
+        };
+        scan
     };
     split.headers.set_head_bytes(&buf[..scan.end]);
     let method = Method::from_token_bytes(split.method);
@@ -375,5 +390,81 @@ mod tests {
             checked += 1;
         }
         assert!(checked > 10_000, "{checked}");
+    }
+
+    #[test]
+    fn the_one_pass_scan_accepts_only_heads_the_line_scan_accepts_and_splits_them_alike() {
+        let names: [&[u8]; 4] = [b"Host", b"x", b"Content-Length", b"X!#$%&'*+.^_`|~"];
+        let values: [&[u8]; 6] = [b"", b" v ", b"a b  c", b"\x80\xff obs", b"1.2.3.4:5", b"  "];
+        let targets: [&[u8]; 4] = [b"/", b"/a|b{c}?x", b"*", b"http://a.b:80/p"];
+        let specials = b"\r\n\t :\x7f\x00\x80#/H";
+        let tight = Limits {
+            max_head_bytes: 64,
+            max_request_line: 24,
+            max_headers: 3,
+            ..Limits::default()
+        };
+        let mut rnd = crate::h1::syntax::test_rng(0x2545_F491_4F6C_DD1D);
+        let (mut accepted, mut mutated_accepted) = (0, 0);
+        for round in 0..30_000 {
+            let mut head = Vec::new();
+            head.extend_from_slice([&b"GET"[..], b"POST", b"M-SEARCH"][rnd(3)]);
+            head.push(b' ');
+            head.extend_from_slice(targets[rnd(targets.len())]);
+            head.extend_from_slice([&b" HTTP/1.1\r\n"[..], b" HTTP/1.0\r\n"][rnd(2)]);
+            for _ in 0..rnd(6) {
+                head.extend_from_slice(names[rnd(names.len())]);
+                head.push(b':');
+                head.extend_from_slice(values[rnd(values.len())]);
+                head.extend_from_slice(b"\r\n");
+            }
+            head.extend_from_slice(b"\r\n");
+            // Two rounds in three, damage the head: replace, insert or
+            // remove a byte, or cut it short.
+            let mutated = round % 3 != 0;
+            if mutated {
+                let at = rnd(head.len());
+                let byte = specials[rnd(specials.len())];
+                match rnd(4) {
+                    0 => head[at] = byte,
+                    1 => head.insert(at, byte),
+                    2 => {
+                        head.remove(at);
+                    }
+                    _ => head.truncate(at),
+                }
+            }
+            for limits in [Limits::default(), tight.clone()] {
+                let mut fast_fields = Vec::new();
+                let fast = scan_request_fast(&head, &limits, |n, v| {
+                    fast_fields.push((n.to_vec(), v.to_vec()));
+                });
+                let Some((method, target, version, scan)) = fast else {
+                    continue;
+                };
+                let shown = String::from_utf8_lossy(&head);
+                let mut slow = RequestSplit::new(&head);
+                let Ok(Some(slow_scan)) = scan_head_into(&head, &limits, &mut slow) else {
+                    panic!("the line scan refuses {shown:?}, which the one-pass scan accepts");
+                };
+                assert_eq!(scan, slow_scan, "{shown:?}");
+                assert_eq!(
+                    (method, target, version),
+                    (slow.method, slow.target, slow.version)
+                );
+                slow.headers.set_head_bytes(&head[..scan.end]);
+                let slow_fields: Vec<_> = slow
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.as_bytes().to_vec(), v.to_vec()))
+                    .collect();
+                assert_eq!(fast_fields, slow_fields, "{shown:?}");
+                accepted += 1;
+                mutated_accepted += usize::from(mutated);
+            }
+        }
+        // Both kinds of input reached the comparison.
+        assert!(accepted > 12_000, "{accepted}");
+        assert!(mutated_accepted > 2_000, "{mutated_accepted}");
     }
 }
