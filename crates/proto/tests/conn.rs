@@ -623,3 +623,62 @@ fn trailers_and_vectored_frames() {
         "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Done: yes\r\n\r\n";
     assert_eq!(String::from_utf8(vectored).unwrap(), expected);
 }
+
+#[test]
+fn a_whole_response_in_one_call_is_the_three_calls() {
+    let own = OwnLines {
+        date: b"date: Mon, 23 Nov 2026 10:00:00 GMT\r\n",
+        keep_alive: b"keep-alive: timeout=65\r\n",
+    };
+    let requests = [
+        GET,
+        "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        "GET / HTTP/1.0\r\n\r\n",
+    ];
+    let statuses = [
+        StatusCode::OK,
+        StatusCode::NOT_FOUND,
+        StatusCode::NO_CONTENT,
+        StatusCode::NOT_MODIFIED,
+        StatusCode::from_u16(103).unwrap(),
+    ];
+    let mut compared = 0;
+    for input in requests {
+        for status in statuses {
+            for body in [&b""[..], b"hello"] {
+                // Two requests, so what the first response leaves (the
+                // connection's persistence) shows in the second.
+                let twice = format!("{input}{input}");
+                let (mut one, mut three) =
+                    (Peer::new(twice.as_bytes()), Peer::new(twice.as_bytes()));
+                one.poll_all();
+                three.poll_all();
+                let a = one.conn.write_full_response_with(
+                    ResponseHead::new(status),
+                    body,
+                    own,
+                    &mut one.out,
+                );
+                let b = three
+                    .conn
+                    .write_head_with(
+                        ResponseHead::new(status),
+                        Some(body.len() as u64),
+                        own,
+                        &mut three.out,
+                    )
+                    .and_then(|()| three.conn.write_body(body, &mut three.out))
+                    .and_then(|()| three.conn.finish_response(&mut three.out));
+                let case = format!("{input:?} {status:?} {body:?}");
+                assert_eq!(a.map_err(|e| e.kind()), b.map_err(|e| e.kind()), "{case}");
+                assert_eq!(one.take_out(), three.take_out(), "{case}");
+                assert_eq!(one.poll_all(), three.poll_all(), "{case}");
+                assert_eq!(one.conn.is_closed(), three.conn.is_closed(), "{case}");
+                compared += 1;
+            }
+        }
+    }
+    assert_eq!(compared, 50);
+}

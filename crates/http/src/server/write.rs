@@ -24,8 +24,8 @@ use crate::Response;
 const CONNECTION_CLOSE: StaticField = StaticField::new("connection", "close");
 
 /// Writes a response into the output buffer: its head, and its body when
-/// that is empty or small, in which case the response is finished and
-/// `None` returned. A large, streamed or file body is returned instead:
+/// that is empty or small (or the request was HEAD), in which case the
+/// response is finished and `None` returned. A large, streamed or file body is returned instead:
 /// [`write_rest`] sends it and finishes the response. (The common, small
 /// response so costs no future of its own.)
 pub(super) fn write_response(
@@ -49,21 +49,45 @@ pub(super) fn write_response(
         reason: None,
         headers,
     };
-    {
-        let mut io = shared.io.borrow_mut();
-        let io = &mut *io;
-        if io.wbuf.capacity() == 0 {
-            io.wbuf = buf::take_out();
+    let hwm = shared.config.write_high_water_mark;
+    let mut io = shared.io.borrow_mut();
+    let io = &mut *io;
+    if io.wbuf.capacity() == 0 {
+        io.wbuf = buf::take_out();
+    }
+    // Our own fields go in as pre-built lines: no allocation per response.
+    // A small body goes out with its head, in one call.
+    let whole = crate::date::with_date_line(|date| {
+        let own = OwnLines {
+            date,
+            keep_alive: &shared.keep_alive_line,
+        };
+        let small = match &body {
+            Body::Empty => Some(&b""[..]),
+            Body::Full(b) if b.len() <= hwm => Some(&b[..]),
+            _ => None,
+        };
+        match small {
+            Some(b) => io
+                .conn
+                .write_full_response_with(head, b, own, &mut io.wbuf)
+                .map(|()| true),
+            None => io
+                .conn
+                .write_head_with(head, len, own, &mut io.wbuf)
+                .map(|()| false),
         }
-        // Our own fields go in as pre-built lines: no allocation per response.
-        let written = crate::date::with_date_line(|date| {
-            let own = OwnLines {
-                date,
-                keep_alive: &shared.keep_alive_line,
-            };
-            io.conn.write_head_with(head, len, own, &mut io.wbuf)
-        });
-        if let Err(e) = written {
+    });
+    match whole {
+        Ok(true) => Ok(None),
+        Ok(false) if is_head => {
+            io.conn
+                .finish_response(&mut io.wbuf)
+                .map_err(io::Error::other)?;
+            Ok(None)
+        }
+        Ok(false) => Ok(Some(body)),
+        Err(e) => {
             tracing::error!(error = %e, "invalid response from handler; answering 500");
             let mut h = ResponseHead::new(StatusCode::INTERNAL_SERVER_ERROR);
             h.headers.insert_static(&CONNECTION_CLOSE);
@@ -71,20 +95,9 @@ pub(super) fn write_response(
                 .write_head(h, Some(0), &mut io.wbuf)
                 .and_then(|()| io.conn.finish_response(&mut io.wbuf))
                 .map_err(io::Error::other)?;
-            return Ok(None);
+            Ok(None)
         }
     }
-    if !is_head {
-        match body {
-            Body::Empty => {}
-            Body::Full(b) if b.len() <= shared.config.write_high_water_mark => {
-                put_body(shared, &b)?;
-            }
-            body => return Ok(Some(body)),
-        }
-    }
-    finish(shared)?;
-    Ok(None)
 }
 
 /// Sends the body [`write_response`] returned (waiting for the socket as

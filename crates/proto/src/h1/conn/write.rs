@@ -169,6 +169,29 @@ impl Conn {
         Ok((plan, keep_alive))
     }
 
+    /// A whole response whose body is in memory, in one call: what
+    /// [`write_head_with`](Self::write_head_with) with the body's length,
+    /// [`write_body`](Self::write_body) and
+    /// [`finish_response`](Self::finish_response) would write (the body
+    /// is left out where the framing says so, as for HEAD). An interim
+    /// (1xx) status is an error here: the body could not follow it.
+    pub fn write_full_response_with(
+        &mut self,
+        head: ResponseHead,
+        body: &[u8],
+        own: OwnLines<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        self.write_head_with(head, Some(body.len() as u64), own, out)?;
+        let Writing::Body(encoder) = &mut self.writing else {
+            return Err(EncodeErrorKind::NoResponse.into());
+        };
+        encoder.encode(body, out)?;
+        encoder.finish(out)?;
+        self.end_response();
+        Ok(())
+    }
+
     /// Appends body bytes of the current response, framed.
     pub fn write_body(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
         self.encoder()?.encode(data, out)
