@@ -9,25 +9,33 @@
 use std::cell::RefCell;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// Bytes of a `Date` field line: an IMF-fixdate is always 29 characters.
+pub(crate) const DATE_LINE_LEN: usize = b"date: \r\n".len() + 29;
+
+/// The line until the first reading of the clock.
+const EPOCH: &[u8; DATE_LINE_LEN] = b"date: Thu, 01 Jan 1970 00:00:00 GMT\r\n";
+
 /// The cached line.
 struct DateLine {
     /// The second the line is for.
     secs: u64,
     /// `date: <IMF-fixdate>\r\n`.
-    line: Vec<u8>,
+    line: [u8; DATE_LINE_LEN],
     /// Loop time at which the next second begins; `None` before the first.
     valid_until: Option<Instant>,
 }
 
 thread_local! {
     static LINE: RefCell<DateLine> = const {
-        RefCell::new(DateLine { secs: u64::MAX, line: Vec::new(), valid_until: None })
+        RefCell::new(DateLine { secs: u64::MAX, line: *EPOCH, valid_until: None })
     };
 }
 
-/// Calls `f` with the `Date` field line (`date: <IMF-fixdate>\r\n`) for the
-/// current second. Must run on a loop's thread (it reads the loop's time).
-pub(crate) fn with_date_line<R>(f: impl FnOnce(&[u8]) -> R) -> R {
+/// The `Date` field line (`date: <IMF-fixdate>\r\n`) for the current
+/// second, by value (a copy of a known size is cheaper than a closure over
+/// the caller's state). Must run on a loop's thread (it reads the loop's
+/// time).
+pub(crate) fn date_line() -> [u8; DATE_LINE_LEN] {
     let now = waiter_rt::time::now();
     LINE.with(|c| {
         let mut c = c.borrow_mut();
@@ -41,14 +49,18 @@ pub(crate) fn with_date_line<R>(f: impl FnOnce(&[u8]) -> R) -> R {
             c.valid_until = Some(now + to_next);
             if c.secs != secs {
                 c.secs = secs;
-                c.line.clear();
-                c.line.extend_from_slice(b"date: ");
                 let d = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs));
-                c.line.extend_from_slice(d.as_bytes());
-                c.line.extend_from_slice(b"\r\n");
+                let mut line = Vec::with_capacity(DATE_LINE_LEN);
+                line.extend_from_slice(b"date: ");
+                line.extend_from_slice(d.as_bytes());
+                line.extend_from_slice(b"\r\n");
+                // Years past 9999 would not fit: keep the last good line.
+                if let Ok(line) = line.try_into() {
+                    c.line = line;
+                }
             }
         }
-        f(&c.line)
+        c.line
     })
 }
 
@@ -59,7 +71,7 @@ mod tests {
     #[test]
     fn the_line_follows_the_wall_clock_second() {
         waiter_rt::Loop::new().unwrap().block_on(async {
-            let read = || with_date_line(|l| String::from_utf8(l.to_vec()).unwrap());
+            let read = || String::from_utf8(date_line().to_vec()).unwrap();
             let first = read();
             assert!(
                 first.starts_with("date: ") && first.ends_with(" GMT\r\n"),

@@ -57,27 +57,26 @@ pub(super) fn write_response(
     }
     // Our own fields go in as pre-built lines: no allocation per response.
     // A small body goes out with its head, in one call.
-    let whole = crate::date::with_date_line(|date| {
-        let own = OwnLines {
-            date,
-            keep_alive: &shared.keep_alive_line,
-        };
-        let small = match &body {
-            Body::Empty => Some(&b""[..]),
-            Body::Full(b) if b.len() <= hwm => Some(&b[..]),
-            _ => None,
-        };
-        match small {
-            Some(b) => io
-                .conn
-                .write_full_response_with(head, b, own, &mut io.wbuf)
-                .map(|()| true),
-            None => io
-                .conn
-                .write_head_with(head, len, own, &mut io.wbuf)
-                .map(|()| false),
-        }
-    });
+    let date = crate::date::date_line();
+    let own = OwnLines {
+        date: &date,
+        keep_alive: &shared.keep_alive_line,
+    };
+    let small = match &body {
+        Body::Empty => Some(&b""[..]),
+        Body::Full(b) if b.len() <= hwm => Some(&b[..]),
+        _ => None,
+    };
+    let whole = match small {
+        Some(b) => io
+            .conn
+            .write_full_response_with(head, b, own, &mut io.wbuf)
+            .map(|()| true),
+        None => io
+            .conn
+            .write_head_with(head, len, own, &mut io.wbuf)
+            .map(|()| false),
+    };
     match whole {
         Ok(true) => Ok(None),
         Ok(false) if is_head => {
