@@ -359,24 +359,33 @@ fn push_framing_line(plan: &Plan, out: &mut Vec<u8>) {
         return;
     }
     if let Some(n) = plan.length {
-        let mut line = *b"content-length: 00000000000000000000\r\n";
-        let digits_end = line.len() - 2;
-        let mut i = digits_end;
-        let mut n = n;
-        loop {
-            i -= 1;
-            line[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        out.extend_from_slice(&line[..16]);
-        out.extend_from_slice(&line[i..]);
+        push_content_length(n, out);
     }
     if plan.chunked {
         out.extend_from_slice(b"transfer-encoding: chunked\r\n");
     }
+}
+
+/// Appends `content-length: <n>\r\n`, with a shortcut for the one- and
+/// two-digit lengths of small bodies.
+fn push_content_length(n: u64, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"content-length: ");
+    if n < 10 {
+        out.push(b'0' + n as u8);
+    } else if n < 100 {
+        out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]);
+    } else {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut rest = n;
+        while rest > 0 {
+            i -= 1;
+            digits[i] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        out.extend_from_slice(&digits[i..]);
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 /// What the Connection field of a response needs.
@@ -421,4 +430,32 @@ pub(super) fn canned_response(status: StatusCode, out: &mut Vec<u8>) {
     head.headers.append_static(&CONNECTION_CLOSE);
     head.headers.append_static(&NO_BODY);
     write_response_head(&head, out).expect("canned heads are valid");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_content_length;
+
+    #[test]
+    fn content_length_lines_hold_every_digit_and_nothing_else() {
+        let lengths = [
+            0,
+            7,
+            9,
+            10,
+            13,
+            99,
+            100,
+            101,
+            4096,
+            999_999,
+            1 << 40,
+            u64::MAX,
+        ];
+        for n in lengths {
+            let mut out = b"x".to_vec();
+            push_content_length(n, &mut out);
+            assert_eq!(out, format!("xcontent-length: {n}\r\n").as_bytes());
+        }
+    }
 }
