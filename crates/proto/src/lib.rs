@@ -29,7 +29,8 @@ pub use error::{EncodeError, EncodeErrorKind, ErrorKind, ParseError};
 pub use h1::body::{Decoded, Decoder, Encoder, Frame};
 pub use h1::conn::{Conn, Deadline, Event, OwnLines, Step};
 pub use h1::head::{
-    Headers, Method, RequestHead, ResponseHead, StaticField, StatusCode, TargetForm, Version,
+    Headers, Method, RequestHead, ResponseHead, StaticField, StatusCode, Target, TargetForm,
+    Version,
 };
 pub use h1::parse::{
     parse_request, parse_response, BodyKind, ParsedRequest, ParsedResponse, RequestFraming,

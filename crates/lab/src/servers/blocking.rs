@@ -14,7 +14,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use waiter_proto::{Conn, Event, Limits, ResponseHead};
+use waiter_proto::{Conn, Event, Limits, ResponseHead, Target};
 
 use crate::app::{self, unavailable, AppConfig, BlockingDb};
 
@@ -59,7 +59,7 @@ fn process(
     cfg: &AppConfig,
     db: &mut Option<BlockingDb>,
 ) {
-    let mut target = String::new();
+    let mut target = Target::default();
     loop {
         let step = conn.poll_read(input);
         let stop = match step.event {

@@ -81,22 +81,18 @@ impl StaticField {
     }
 }
 
-/// How many dropped buffers (of maps, of targets) a thread keeps.
+/// How many dropped maps' buffers a thread keeps.
 const SPARES_KEPT: usize = 64;
 
 /// Buffers larger than these are freed rather than kept.
 const SPARE_BYTES: usize = 4096;
 const SPARE_FIELDS: usize = 64;
-/// Strings (request targets) longer than this are freed rather than kept.
-const SPARE_STRING: usize = 256;
 
 thread_local! {
     /// Empty buffers of dropped maps. A server builds and drops a request
     /// map and a response map per request; reusing their buffers spares the
     /// allocator four calls a request.
     static SPARE: RefCell<Vec<(Vec<u8>, Vec<Field>)>> = const { RefCell::new(Vec::new()) };
-    /// Empty buffers of dropped request targets, for the next ones.
-    static SPARE_STRINGS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The last spare of `pool`, if the thread has one (none while the thread
@@ -117,23 +113,6 @@ fn keep_spare<T: 'static>(pool: &'static LocalKey<RefCell<Vec<T>>>, spare: T) {
             }
         }
     });
-}
-
-/// `s` in a dropped string's buffer if the thread has one, else in a new
-/// string.
-pub(crate) fn spare_string(s: &str) -> String {
-    let mut out = take_spare(&SPARE_STRINGS).unwrap_or_default();
-    out.push_str(s);
-    out
-}
-
-/// Keeps the buffer of `s` for [`spare_string`], if it is small.
-pub(crate) fn give_string(mut s: String) {
-    if s.capacity() == 0 || s.capacity() > SPARE_STRING {
-        return;
-    }
-    s.clear();
-    keep_spare(&SPARE_STRINGS, s);
 }
 
 impl Drop for Headers {

@@ -37,7 +37,7 @@
 
 use crate::error::{ErrorKind, ParseError};
 use crate::h1::head::{
-    spare_string, trim_ows, Headers, Method, RequestHead, ResponseHead, StatusCode, Version,
+    trim_ows, Headers, Method, RequestHead, ResponseHead, StatusCode, Target, Version,
 };
 use crate::h1::syntax::{
     scan_head, scan_head_into, scan_request_fast, split_request_line, HeadSink, StartLine,
@@ -128,7 +128,7 @@ pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<ParsedRequest
     let form = framing::target_form(&method, target)?;
     let head = RequestHead {
         form,
-        target: spare_string(target),
+        target: Target::from(target),
         method,
         version: split.version,
         headers: split.headers,
@@ -434,7 +434,7 @@ mod tests {
                     _ => head.truncate(at),
                 }
             }
-            for limits in [Limits::default(), tight.clone()] {
+            for limits in [Limits::default(), tight] {
                 let mut fast_fields = Vec::new();
                 let fast = scan_request_fast(&head, &limits, |n, v| {
                     fast_fields.push((n.to_vec(), v.to_vec()));
