@@ -137,8 +137,8 @@ async fn drive<H: Handler>(
                 // The handler's future is polled where it was made, in this
                 // task's state: not moved into another future first.
                 let (outcome, started) = {
-                    let (call, started) = start_request(shared, handler, req);
-                    let mut call = std::pin::pin!(call);
+                    let (request, started) = start_request(shared, req);
+                    let mut call = std::pin::pin!(handler.call(request));
                     let outcome = poll_fn(|cx| catch_unwind_poll(call.as_mut(), cx)).await;
                     // The finished future (and whatever it holds) goes here.
                     (outcome, started)
@@ -201,13 +201,9 @@ struct Started {
     is_head: bool,
 }
 
-/// Prepares the connection for a request and calls the handler, which
-/// returns the future of its response.
-fn start_request<H: Handler>(
-    shared: &Rc<ConnShared>,
-    handler: &H,
-    req: ParsedRequest,
-) -> (H::Future, Started) {
+/// Prepares the connection for a request and returns the handler's
+/// argument.
+fn start_request(shared: &Rc<ConnShared>, req: ParsedRequest) -> (Request, Started) {
     let epoch = shared.epoch.get() + 1;
     shared.epoch.set(epoch);
     {
@@ -238,7 +234,7 @@ fn start_request<H: Handler>(
         RequestBody::empty()
     };
     let request = Request::new(req.head, body, shared.remote);
-    (handler.call(request), Started { epoch, is_head })
+    (request, Started { epoch, is_head })
 }
 
 /// Writes the response a handler returned (or a 500 for one that

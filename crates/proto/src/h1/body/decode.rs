@@ -66,6 +66,15 @@ impl Decoder {
         }
     }
 
+    /// Drops the decoder, testing its variant inline: only a chunked
+    /// decoder owns memory.
+    #[inline]
+    pub(crate) fn release(self) {
+        if let Kind::Chunked(c) = self.kind {
+            drop(c);
+        }
+    }
+
     /// A body of exactly `n` bytes.
     pub fn length(n: u64) -> Decoder {
         Decoder {

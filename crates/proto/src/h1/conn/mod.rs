@@ -352,11 +352,12 @@ impl Conn {
                     upgraded: false,
                 });
                 let decoder = Decoder::new(f.body, &self.limits, req.head_len);
-                self.reading = if f.expect_continue && !decoder.is_done() {
+                let next = if f.expect_continue && !decoder.is_done() {
                     Reading::Continue(decoder)
                 } else {
                     Reading::Body(decoder)
                 };
+                self.set_reading(next);
                 Step::new(req.head_len, Event::Request(req))
             }
             Err(e) => {
@@ -410,6 +411,17 @@ impl Conn {
             Some(ex) if ex.upgrade || ex.connect => Reading::AwaitUpgrade,
             Some(ex) if !ex.keep_alive => Reading::Closed,
             _ => self.next_head_state(),
+        }
+    }
+
+    /// Replaces the read state. The usual old states hold nothing or a
+    /// finished plain decoder, so this is a test of the variant rather than
+    /// a call of the enum's drop glue.
+    #[inline]
+    fn set_reading(&mut self, next: Reading) {
+        match std::mem::replace(&mut self.reading, next) {
+            Reading::Continue(d) | Reading::Body(d) | Reading::Drain(d) => d.release(),
+            _ => {}
         }
     }
 

@@ -19,6 +19,9 @@ pub struct OwnLines<'a> {
     pub keep_alive: &'a [u8],
 }
 
+/// Bytes of `date: <IMF-fixdate>\r\n`.
+const DATE_LINE_LEN: usize = b"date: Thu, 01 Jan 1970 00:00:00 GMT\r\n".len();
+
 const CONNECTION_CLOSE: StaticField = StaticField::new("connection", "close");
 const CONNECTION_KEEP_ALIVE: StaticField = StaticField::new("connection", "keep-alive");
 
@@ -160,7 +163,11 @@ impl Conn {
             push_framing_line(&plan, out);
         }
         if !fields.date {
-            out.extend_from_slice(own.date);
+            // An IMF-fixdate line is always this long: copied inline.
+            match <&[u8; DATE_LINE_LEN]>::try_from(own.date) {
+                Ok(line) => out.extend_from_slice(line),
+                Err(_) => out.extend_from_slice(own.date),
+            }
         }
         if keep_alive && !plan.upgraded && !fields.keep_alive {
             out.extend_from_slice(own.keep_alive);
@@ -240,7 +247,7 @@ impl Conn {
             self.close();
         } else if self.queue.is_empty() {
             match &self.reading {
-                Reading::Body(d) if d.is_done() => self.reading = self.next_head_state(),
+                Reading::Body(d) if d.is_done() => self.set_reading(self.next_head_state()),
                 Reading::Body(_) => {
                     let Reading::Body(decoder) =
                         std::mem::replace(&mut self.reading, Reading::Closed)
@@ -369,22 +376,30 @@ fn push_framing_line(plan: &Plan, out: &mut Vec<u8>) {
 /// Appends `content-length: <n>\r\n`, with a shortcut for the one- and
 /// two-digit lengths of small bodies.
 fn push_content_length(n: u64, out: &mut Vec<u8>) {
-    out.extend_from_slice(b"content-length: ");
+    // Whole lines of a known size are one copy each, without a call.
     if n < 10 {
-        out.push(b'0' + n as u8);
-    } else if n < 100 {
-        out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]);
-    } else {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        let mut rest = n;
-        while rest > 0 {
-            i -= 1;
-            digits[i] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-        }
-        out.extend_from_slice(&digits[i..]);
+        let mut line = *b"content-length: 0\r\n";
+        line[16] += n as u8;
+        out.extend_from_slice(&line);
+        return;
     }
+    if n < 100 {
+        let mut line = *b"content-length: 00\r\n";
+        line[16] += (n / 10) as u8;
+        line[17] += (n % 10) as u8;
+        out.extend_from_slice(&line);
+        return;
+    }
+    out.extend_from_slice(b"content-length: ");
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut rest = n;
+    while rest > 0 {
+        i -= 1;
+        digits[i] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out.extend_from_slice(&digits[i..]);
     out.extend_from_slice(b"\r\n");
 }
 

@@ -1,7 +1,7 @@
 //! Request targets, kept inline when short.
 //!
 //! Invariant: the bytes of a [`Target`] are always UTF-8 (it is built only
-//! from `&str` and `String`), so reading it back never fails.
+//! from `&str`, `String` and ASCII bytes), so reading it back never fails.
 
 use std::fmt;
 use std::ops::Deref;
@@ -44,6 +44,25 @@ impl Target {
             }
             Repr::Boxed(s) => s,
         }
+    }
+}
+
+impl Target {
+    /// A target from `b` if it is ASCII (so UTF-8): a parser's received
+    /// target, checked without a UTF-8 decoder.
+    pub(crate) fn from_ascii(b: &[u8]) -> Option<Target> {
+        if !b.is_ascii() {
+            return None;
+        }
+        if b.len() <= INLINE {
+            let mut bytes = [0; INLINE];
+            bytes[..b.len()].copy_from_slice(b);
+            return Some(Target(Repr::Inline {
+                len: b.len() as u8,
+                bytes,
+            }));
+        }
+        std::str::from_utf8(b).ok().map(Target::from)
     }
 }
 

@@ -13,8 +13,7 @@ use crate::h1::parse::{BodyKind, RequestFraming};
 use crate::limits::Limits;
 
 /// Classifies `target` and checks that `method` allows its form.
-pub(super) fn target_form(method: &Method, target: &str) -> Result<TargetForm, ParseError> {
-    let t = target.as_bytes();
+pub(super) fn target_form(method: &Method, t: &[u8]) -> Result<TargetForm, ParseError> {
     let form = if *method == Method::Connect {
         valid_authority(t, true).then_some(TargetForm::Authority)
     } else if t == b"*" {
@@ -52,7 +51,7 @@ fn valid_authority(a: &[u8], require_port: bool) -> bool {
     }
     // The usual authority, a plain reg-name or IPv4 address with an
     // optional port, in one pass; anything else takes the full check.
-    let host = a.iter().take_while(|&&b| REG_NAME[b as usize]).count();
+    let host = reg_name_run(a);
     if host > 0 {
         match &a[host..] {
             [] => return !require_port,
@@ -86,6 +85,20 @@ fn valid_authority(a: &[u8], require_port: bool) -> bool {
         Some(p) => valid_port(p),
     };
     host_ok && port_ok
+}
+
+/// How many bytes at the start of `a` are reg-name bytes: four table
+/// lookups a step, then one at a time.
+fn reg_name_run(a: &[u8]) -> usize {
+    let is = |b: u8| REG_NAME[b as usize];
+    let mut i = 0;
+    for c in a.chunks_exact(4) {
+        if !(is(c[0]) & is(c[1]) & is(c[2]) & is(c[3])) {
+            break;
+        }
+        i += 4;
+    }
+    i + a[i..].iter().take_while(|&&b| is(b)).count()
 }
 
 /// One to five digits, at most 65535.
@@ -207,19 +220,18 @@ impl Present {
 
     /// Takes field `i`, called `name`, into account.
     pub(crate) fn note(&mut self, i: usize, name: &[u8]) {
-        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
         match name.len() {
-            4 if is("host") => {
+            4 if named(name, b"host") => {
                 self.hosts += 1;
                 self.host.get_or_insert(i);
             }
-            4 if is("date") => self.date = true,
-            6 if is("expect") => self.expect = true,
-            7 if is("upgrade") => self.upgrade = true,
-            10 if is("connection") => self.connection = true,
-            10 if is("keep-alive") => self.keep_alive = true,
-            14 if is("content-length") => self.content_length = true,
-            17 if is("transfer-encoding") => self.transfer_encoding = true,
+            4 if named(name, b"date") => self.date = true,
+            6 if named(name, b"expect") => self.expect = true,
+            7 if named(name, b"upgrade") => self.upgrade = true,
+            10 if named(name, b"connection") => self.connection = true,
+            10 if named(name, b"keep-alive") => self.keep_alive = true,
+            14 if named(name, b"content-length") => self.content_length = true,
+            17 if named(name, b"transfer-encoding") => self.transfer_encoding = true,
             _ => {}
         }
     }
@@ -232,6 +244,22 @@ impl Present {
             version == Version::Http11
         }
     }
+}
+
+/// Whether `name` is `lower` (lowercase letters and `-`) in any case:
+/// `name.eq_ignore_ascii_case(lower)` as one pass over a fixed-size array,
+/// without a loop. Only letters are folded (`| 0x20` at their positions),
+/// so no other byte can pass for one of `lower`'s.
+fn named<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
+    let Ok(name) = <&[u8; N]>::try_from(name) else {
+        return false;
+    };
+    let mut diff = 0;
+    for (&b, &l) in name.iter().zip(lower) {
+        let fold = if l.is_ascii_lowercase() { 0x20 } else { 0 };
+        diff |= (b | fold) ^ l;
+    }
+    diff == 0
 }
 
 /// The framing declared by Transfer-Encoding and Content-Length, or `None`
@@ -334,6 +362,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn named_is_eq_ignore_ascii_case_for_every_byte_in_every_place() {
+        fn check<const N: usize>(lower: &[u8; N]) {
+            assert!(named(lower, lower));
+            assert!(named(&lower.to_ascii_uppercase(), lower));
+            assert!(!named(&lower[..N - 1], lower));
+            for i in 0..N {
+                for b in 0..=255u8 {
+                    let mut name = *lower;
+                    name[i] = b;
+                    assert_eq!(
+                        named(&name, lower),
+                        name.eq_ignore_ascii_case(lower),
+                        "{:?} at {i}",
+                        b as char
+                    );
+                }
+            }
+        }
+        check(b"host");
+        check(b"keep-alive");
+        check(b"content-length");
+        check(b"transfer-encoding");
+    }
+
+    #[test]
     fn authorities() {
         for ok in [
             "",
@@ -358,8 +411,24 @@ mod tests {
     }
 
     #[test]
+    fn reg_name_run_stops_where_the_plain_scan_does() {
+        let plain = |a: &[u8]| a.iter().take_while(|&&b| REG_NAME[b as usize]).count();
+        let base = b"127.0.0.1:8080-example.com";
+        for len in 0..=base.len() {
+            for at in 0..len {
+                for bad in [b':', b' ', b'/', b'@', 0x80, 0] {
+                    let mut a = base[..len].to_vec();
+                    a[at] = bad;
+                    assert_eq!(reg_name_run(&a), plain(&a), "{a:?}");
+                }
+            }
+            assert_eq!(reg_name_run(&base[..len]), plain(&base[..len]));
+        }
+    }
+
+    #[test]
     fn target_forms() {
-        let f = |m: Method, t: &str| target_form(&m, t).map_err(|e| e.kind());
+        let f = |m: Method, t: &str| target_form(&m, t.as_bytes()).map_err(|e| e.kind());
         assert_eq!(f(Method::Get, "/x"), Ok(TargetForm::Origin));
         assert_eq!(f(Method::Get, "http://a/x"), Ok(TargetForm::Absolute));
         assert_eq!(f(Method::Get, "HTTPS://a:1?q"), Ok(TargetForm::Absolute));

@@ -124,11 +124,11 @@ pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<ParsedRequest
     };
     split.headers.set_head_bytes(&buf[..scan.end]);
     let method = Method::from_token_bytes(split.method);
-    let target = to_str(split.target)?;
-    let form = framing::target_form(&method, target)?;
+    let form = framing::target_form(&method, split.target)?;
+    let target = Target::from_ascii(split.target).ok_or(ErrorKind::RequestLine)?;
     let head = RequestHead {
         form,
-        target: Target::from(target),
+        target,
         method,
         version: split.version,
         headers: split.headers,
@@ -183,11 +183,6 @@ impl<'a> HeadSink<'a> for RequestSplit<'a> {
         self.headers
             .push_received(at(name), name.len(), at(value), value.len());
     }
-}
-
-/// A method or target the scan accepted (so ASCII) as `&str`.
-fn to_str(b: &[u8]) -> Result<&str, ParseError> {
-    std::str::from_utf8(b).map_err(|_| ErrorKind::RequestLine.into())
 }
 
 /// Parses a response head from the start of `buf`, for a request made with
