@@ -10,6 +10,7 @@
 use crate::error::{ErrorKind, ParseError};
 use crate::h1::head::{trim_ows, Headers, Method, RequestHead, ResponseHead, TargetForm, Version};
 use crate::h1::parse::{BodyKind, RequestFraming};
+use crate::h1::syntax::table_run;
 use crate::limits::Limits;
 
 /// Classifies `target` and checks that `method` allows its form.
@@ -51,7 +52,7 @@ fn valid_authority(a: &[u8], require_port: bool) -> bool {
     }
     // The usual authority, a plain reg-name or IPv4 address with an
     // optional port, in one pass; anything else takes the full check.
-    let host = reg_name_run(a);
+    let host = table_run(&REG_NAME, a);
     if host > 0 {
         match &a[host..] {
             [] => return !require_port,
@@ -85,20 +86,6 @@ fn valid_authority(a: &[u8], require_port: bool) -> bool {
         Some(p) => valid_port(p),
     };
     host_ok && port_ok
-}
-
-/// How many bytes at the start of `a` are reg-name bytes: four table
-/// lookups a step, then one at a time.
-fn reg_name_run(a: &[u8]) -> usize {
-    let is = |b: u8| REG_NAME[b as usize];
-    let mut i = 0;
-    for c in a.chunks_exact(4) {
-        if !(is(c[0]) & is(c[1]) & is(c[2]) & is(c[3])) {
-            break;
-        }
-        i += 4;
-    }
-    i + a[i..].iter().take_while(|&&b| is(b)).count()
 }
 
 /// One to five digits, at most 65535.
@@ -411,7 +398,7 @@ mod tests {
     }
 
     #[test]
-    fn reg_name_run_stops_where_the_plain_scan_does() {
+    fn table_run_stops_where_the_plain_scan_does() {
         let plain = |a: &[u8]| a.iter().take_while(|&&b| REG_NAME[b as usize]).count();
         let base = b"127.0.0.1:8080-example.com";
         for len in 0..=base.len() {
@@ -419,10 +406,10 @@ mod tests {
                 for bad in [b':', b' ', b'/', b'@', 0x80, 0] {
                     let mut a = base[..len].to_vec();
                     a[at] = bad;
-                    assert_eq!(reg_name_run(&a), plain(&a), "{a:?}");
+                    assert_eq!(table_run(&REG_NAME, &a), plain(&a), "{a:?}");
                 }
             }
-            assert_eq!(reg_name_run(&base[..len]), plain(&base[..len]));
+            assert_eq!(table_run(&REG_NAME, &base[..len]), plain(&base[..len]));
         }
     }
 
