@@ -2,6 +2,7 @@
 //! responses, 100-continue, upgrades, errors and deadlines.
 
 use waiter_proto::h1::conn::MAX_PIPELINED;
+use waiter_proto::h1::head::StaticField;
 use waiter_proto::{
     Conn, Deadline, EncodeErrorKind, ErrorKind, Event, Headers, Limits, OwnLines, ResponseHead,
     StatusCode,
@@ -636,49 +637,96 @@ fn a_whole_response_in_one_call_is_the_three_calls() {
         "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
         "GET / HTTP/1.0\r\n\r\n",
+        "CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
     ];
     let statuses = [
         StatusCode::OK,
+        StatusCode::CREATED,
         StatusCode::NOT_FOUND,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        StatusCode::from_u16(418).unwrap(),
         StatusCode::NO_CONTENT,
         StatusCode::NOT_MODIFIED,
+        StatusCode::SWITCHING_PROTOCOLS,
         StatusCode::from_u16(103).unwrap(),
+    ];
+    const TEXT: StaticField = StaticField::new("content-type", "text/plain");
+    const CLOSE: StaticField = StaticField::new("connection", "close");
+    // Each builds the fields of one case: none, a constant, added ones,
+    // the fields the connection itself decides, and invalid ones.
+    let field_sets: [fn(&mut Headers); 11] = [
+        |_| {},
+        |h| h.append_static(&TEXT),
+        |h| {
+            h.append_static(&TEXT);
+            h.append("x-id", "7");
+        },
+        |h| h.append("content-type", "application/json"),
+        |h| h.append_static(&CLOSE),
+        |h| h.append("Connection", "keep-alive"),
+        |h| h.append("content-length", "5"),
+        |h| h.append("content-length", "0"),
+        |h| h.append("Date", "Tue, 24 Nov 2026 10:00:00 GMT"),
+        |h| h.append("keep-alive", "timeout=5"),
+        |h| h.append("x-bad", "a\r\nb"),
     ];
     let mut compared = 0;
     for input in requests {
         for status in statuses {
-            for body in [&b""[..], b"hello"] {
-                // Two requests, so what the first response leaves (the
-                // connection's persistence) shows in the second.
-                let twice = format!("{input}{input}");
-                let (mut one, mut three) =
-                    (Peer::new(twice.as_bytes()), Peer::new(twice.as_bytes()));
-                one.poll_all();
-                three.poll_all();
-                let a = one.conn.write_full_response_with(
-                    ResponseHead::new(status),
-                    body,
-                    own,
-                    &mut one.out,
-                );
-                let b = three
-                    .conn
-                    .write_head_with(
-                        ResponseHead::new(status),
-                        Some(body.len() as u64),
-                        own,
-                        &mut three.out,
-                    )
-                    .and_then(|()| three.conn.write_body(body, &mut three.out))
-                    .and_then(|()| three.conn.finish_response(&mut three.out));
-                let case = format!("{input:?} {status:?} {body:?}");
-                assert_eq!(a.map_err(|e| e.kind()), b.map_err(|e| e.kind()), "{case}");
-                assert_eq!(one.take_out(), three.take_out(), "{case}");
-                assert_eq!(one.poll_all(), three.poll_all(), "{case}");
-                assert_eq!(one.conn.is_closed(), three.conn.is_closed(), "{case}");
-                compared += 1;
+            for (f, fields) in field_sets.iter().enumerate() {
+                for body in [&b""[..], b"hello"] {
+                    // Two requests, so what the first response leaves (the
+                    // connection's persistence) shows in the second.
+                    let twice = format!("{input}{input}");
+                    let (mut one, mut three) =
+                        (Peer::new(twice.as_bytes()), Peer::new(twice.as_bytes()));
+                    one.poll_all();
+                    three.poll_all();
+                    let head = || {
+                        let mut h = ResponseHead::new(status);
+                        fields(&mut h.headers);
+                        h
+                    };
+                    let a = one
+                        .conn
+                        .write_full_response_with(head(), body, own, &mut one.out);
+                    let b = three
+                        .conn
+                        .write_head_with(head(), Some(body.len() as u64), own, &mut three.out)
+                        .and_then(|()| three.conn.write_body(body, &mut three.out))
+                        .and_then(|()| three.conn.finish_response(&mut three.out));
+                    let case = format!("{input:?} {status:?} fields #{f} {body:?}");
+                    assert_eq!(a.map_err(|e| e.kind()), b.map_err(|e| e.kind()), "{case}");
+                    assert_eq!(one.take_out(), three.take_out(), "{case}");
+                    assert_eq!(one.poll_all(), three.poll_all(), "{case}");
+                    assert_eq!(one.conn.is_closed(), three.conn.is_closed(), "{case}");
+                    // And the next response, if there is room for one.
+                    let a = one
+                        .conn
+                        .write_full_response_with(head(), body, own, &mut one.out);
+                    let b = three
+                        .conn
+                        .write_head_with(head(), Some(body.len() as u64), own, &mut three.out)
+                        .and_then(|()| three.conn.write_body(body, &mut three.out))
+                        .and_then(|()| three.conn.finish_response(&mut three.out));
+                    assert_eq!(
+                        a.map_err(|e| e.kind()),
+                        b.map_err(|e| e.kind()),
+                        "{case}, second"
+                    );
+                    assert_eq!(one.take_out(), three.take_out(), "{case}, second");
+                    assert_eq!(
+                        one.conn.is_closed(),
+                        three.conn.is_closed(),
+                        "{case}, second"
+                    );
+                    compared += 1;
+                }
             }
         }
     }
-    assert_eq!(compared, 50);
+    assert_eq!(compared, 9 * 9 * 11 * 2);
 }

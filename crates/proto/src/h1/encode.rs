@@ -54,7 +54,7 @@ pub(crate) fn push_status_line(head: &ResponseHead, out: &mut Vec<u8>) -> Result
 
 /// The whole HTTP/1.1 status line of the commonest statuses, with their
 /// canonical reasons.
-fn common_status_line(code: u16) -> Option<&'static [u8]> {
+pub(crate) fn common_status_line(code: u16) -> Option<&'static [u8]> {
     Some(match code {
         200 => b"HTTP/1.1 200 OK\r\n",
         201 => b"HTTP/1.1 201 Created\r\n",

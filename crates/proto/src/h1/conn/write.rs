@@ -3,7 +3,9 @@
 use super::{Conn, Exchange, Reading, Writing};
 use crate::error::{EncodeError, EncodeErrorKind};
 use crate::h1::body::{Encoder, Frame};
-use crate::h1::encode::{push_checked_fields, push_status_line, write_response_head};
+use crate::h1::encode::{
+    common_status_line, push_checked_fields, push_status_line, write_response_head,
+};
 use crate::h1::head::{Headers, ResponseHead, StaticField, StatusCode, Version};
 use crate::h1::parse::{content_length, Present};
 
@@ -189,6 +191,9 @@ impl Conn {
         own: OwnLines<'_>,
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
+        if self.write_plain_full(&head, body, own, out)? {
+            return Ok(());
+        }
         self.write_head_with(head, Some(body.len() as u64), own, out)?;
         let Writing::Body(encoder) = &mut self.writing else {
             return Err(EncodeErrorKind::NoResponse.into());
@@ -197,6 +202,83 @@ impl Conn {
         encoder.finish(out)?;
         self.end_response();
         Ok(())
+    }
+
+    /// The common case of [`write_full_response_with`]: a final response
+    /// with a canonical reason and a body, to a request that is neither
+    /// HEAD nor CONNECT, whose fields leave the framing and persistence
+    /// to the connection (no Content-Length, Transfer-Encoding,
+    /// Connection, Date or Keep-Alive). Its framing is always
+    /// Content-Length, so it is written at once, without a body encoder;
+    /// the bytes and the state after it are those of the general path
+    /// (a test compares the two). Returns false, having written nothing,
+    /// when the response is not of that kind.
+    fn write_plain_full(
+        &mut self,
+        head: &ResponseHead,
+        body: &[u8],
+        own: OwnLines<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, EncodeError> {
+        if !matches!(self.writing, Writing::Init) || head.reason.is_some() {
+            return Ok(false);
+        }
+        let Some(ex) = self.queue.front().copied() else {
+            return Ok(false);
+        };
+        let status = head.status;
+        if ex.head
+            || ex.connect
+            || status.is_informational()
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED
+        {
+            return Ok(false);
+        }
+        let Some(line) = common_status_line(status.as_u16()) else {
+            return Ok(false);
+        };
+        let mark = out.len();
+        out.extend_from_slice(line);
+        let mut fields = Present::default();
+        if let Err(e) = push_checked_fields(&head.headers, out, |i, name| fields.note(i, name)) {
+            out.truncate(mark);
+            return Err(e);
+        }
+        if fields.content_length
+            || fields.transfer_encoding
+            || fields.connection
+            || fields.date
+            || fields.keep_alive
+        {
+            out.truncate(mark);
+            return Ok(false);
+        }
+        let keep_alive =
+            ex.keep_alive && !self.body_waits_for_continue() && !self.is_last_response();
+        if let ConnectionField::Add(line) =
+            connection_field(&head.headers, &fields, keep_alive, ex.version)
+        {
+            out.extend_from_slice(line);
+        }
+        push_content_length(body.len() as u64, out);
+        match <&[u8; DATE_LINE_LEN]>::try_from(own.date) {
+            Ok(line) => out.extend_from_slice(line),
+            Err(_) => out.extend_from_slice(own.date),
+        }
+        if keep_alive {
+            out.extend_from_slice(own.keep_alive);
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(body);
+        let front = self.queue.front_mut().expect("checked above");
+        front.keep_alive = keep_alive;
+        front.upgraded = false;
+        if !keep_alive {
+            self.keep_alive = false;
+        }
+        self.end_response();
+        Ok(true)
     }
 
     /// Appends body bytes of the current response, framed.
