@@ -138,7 +138,12 @@ pub(crate) fn scan_request_fast<'a>(
 ) -> Option<(&'a [u8], &'a [u8], Version, Scan)> {
     // Nothing past the head limit is looked at, so no line can pass it.
     let buf = &buf[..buf.len().min(limits.max_head_bytes)];
-    let m = tchar_run(buf);
+    // The commonest method needs no scan.
+    let m = if buf.starts_with(b"GET ") {
+        3
+    } else {
+        tchar_run(buf)
+    };
     if m == 0 || buf.get(m) != Some(&b' ') {
         return None;
     }
@@ -148,7 +153,9 @@ pub(crate) fn scan_request_fast<'a>(
     if t == 0 || buf.get(sp) != Some(&b' ') {
         return None;
     }
-    let version = match buf.get(sp + 1..sp + 11)? {
+    // Compared as arrays: a few word compares instead of a slice compare.
+    let version: &[u8; 10] = buf.get(sp + 1..sp + 11)?.try_into().ok()?;
+    let version = match version {
         b"HTTP/1.1\r\n" => Version::Http11,
         b"HTTP/1.0\r\n" => Version::Http10,
         _ => return None,
@@ -206,13 +213,16 @@ fn tchar_run(b: &[u8]) -> usize {
 pub(crate) fn table_run(table: &[bool; 256], b: &[u8]) -> usize {
     let is = |c: u8| table[c as usize];
     let mut i = 0;
-    for c in b.chunks_exact(4) {
+    while let Some(c) = b.get(i..i + 4) {
         if !(is(c[0]) & is(c[1]) & is(c[2]) & is(c[3])) {
             break;
         }
         i += 4;
     }
-    i + b[i..].iter().take_while(|&&c| is(c)).count()
+    while b.get(i).is_some_and(|&c| is(c)) {
+        i += 1;
+    }
+    i
 }
 
 /// The length of the longest prefix of `v` without a control byte or DEL
