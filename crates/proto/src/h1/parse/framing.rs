@@ -250,7 +250,8 @@ fn named<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
 }
 
 /// The framing declared by Transfer-Encoding and Content-Length, or `None`
-/// if neither is present.
+/// if neither is present (decided here, inline: most requests have no body).
+#[inline]
 fn body_kind(
     version: Version,
     headers: &Headers,
@@ -259,6 +260,15 @@ fn body_kind(
     if !p.transfer_encoding && !p.content_length {
         return Ok(None);
     }
+    declared_body_kind(version, headers, p)
+}
+
+/// [`body_kind`] when Transfer-Encoding or Content-Length is present.
+fn declared_body_kind(
+    version: Version,
+    headers: &Headers,
+    p: &Present,
+) -> Result<Option<BodyKind>, ParseError> {
     if p.transfer_encoding {
         if version == Version::Http10 {
             return Err(ErrorKind::TransferEncodingInHttp10.into());
