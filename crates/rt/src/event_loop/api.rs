@@ -63,6 +63,7 @@ impl LoopBuilder {
             id: NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed),
             clock,
             now: Cell::new(now),
+            last_reading: Cell::new(Instant::now()),
             timers: RefCell::new(TimerQueue::new()),
             refed_timers: Cell::new(0),
             due: RefCell::new(Vec::new()),
@@ -168,9 +169,8 @@ impl Loop {
                 header.unschedule();
                 inner.current_task.set(Some(MAIN_TOKEN));
                 let mut cx = Context::from_waker(&waker);
-                let start = Instant::now();
                 let r = future.as_mut().poll(&mut cx);
-                let elapsed = start.elapsed();
+                let elapsed = inner.time_since_reading();
                 inner.current_task.set(None);
                 inner.diag.task_polls.set(inner.diag.task_polls.get() + 1);
                 if elapsed >= inner.diag.stall_threshold.get() {

@@ -104,6 +104,9 @@ pub(crate) struct Inner {
     clock: Clock,
     /// The time cached at the start of the iteration.
     pub(crate) now: Cell<Instant>,
+    /// The latest reading of the system clock, which is where the next
+    /// thing the loop runs starts its time (see [`Inner::take_reading`]).
+    last_reading: Cell<Instant>,
     /// Scheduled timers.
     pub(crate) timers: RefCell<TimerQueue<TimerEntry>>,
     /// Live timers that keep the loop alive.
@@ -220,6 +223,28 @@ impl Inner {
         self.clock.now()
     }
 
+    /// Reads the system clock and keeps the reading.
+    ///
+    /// **Invariant: a reading is taken when `run` starts, after each poll
+    /// wait, and after each callback and task poll**, and only the loop's
+    /// own bookkeeping runs between a reading and the next thing it runs.
+    /// So the time from the last reading to a new one taken when a callback
+    /// returns is how long that callback ran (plus well under a microsecond
+    /// of bookkeeping), and one reading per callback times them all; the
+    /// iteration's phases and its start time come from the same readings.
+    pub(crate) fn take_reading(&self) -> Instant {
+        let t = Instant::now();
+        self.last_reading.set(t);
+        t
+    }
+
+    /// How long the code that just returned ran: from the last reading to
+    /// a new one.
+    pub(crate) fn time_since_reading(&self) -> Duration {
+        let start = self.last_reading.get();
+        self.take_reading() - start
+    }
+
     /// The alive rule: referenced handles or timers, requests in flight, or
     /// queued callbacks of any kind.
     pub(crate) fn is_alive(&self) -> bool {
@@ -296,7 +321,6 @@ impl Inner {
     }
 
     fn run_guarded(&self, kind: CallbackKind, cb: impl FnOnce()) {
-        let start = Instant::now();
         if let Err(p) = catch_unwind(AssertUnwindSafe(cb)) {
             self.diag.panics.set(self.diag.panics.get() + 1);
             tracing::error!(
@@ -306,7 +330,7 @@ impl Inner {
             );
         }
         self.diag.callbacks.set(self.diag.callbacks.get() + 1);
-        let elapsed = start.elapsed();
+        let elapsed = self.time_since_reading();
         if elapsed >= self.diag.stall_threshold.get() {
             self.report_stall(StallSource::Callback(kind), elapsed);
         }
@@ -418,9 +442,9 @@ impl Inner {
         n > 0
     }
 
-    /// Waits for I/O from `start` (a reading of the system clock just
-    /// taken), then runs what it woke.
-    fn run_poll(&self, timeout: Option<Duration>, start: Instant) {
+    /// Waits for I/O, then runs what it woke.
+    fn run_poll(&self, timeout: Option<Duration>) {
+        let start = self.last_reading.get();
         let n = match self.reactor.poll(timeout) {
             Ok(n) => n,
             Err(e) => {
@@ -428,7 +452,7 @@ impl Inner {
                 0
             }
         };
-        let end = Instant::now();
+        let end = self.take_reading();
         self.diag.record_poll(end - start, n);
         // The wait may have been long: timers set by what the poll woke must
         // count from now, not from the start of the iteration (libuv updates
@@ -483,6 +507,8 @@ impl Inner {
     fn run(&self, mode: RunMode, mut main: Option<&mut dyn FnMut() -> bool>) {
         assert!(!self.running.replace(true), "the loop is already running");
         let _reset = ResetOnDrop(&self.running);
+        // Whatever ran since the last run is no part of this one.
+        self.take_reading();
         loop {
             if main.is_none() && (!self.is_alive() || self.stop.get()) {
                 break;
@@ -499,12 +525,14 @@ impl Inner {
 
     /// One iteration; returns `true` if the main future finished.
     ///
-    /// Phase times come from a few clock readings: one at the start (also
-    /// the loop time), one just before the poll wait, one when it ends
-    /// (also the loop time after it), one after the poll phase, and one
-    /// after each other phase that ran something or followed a poll of the
-    /// main future. A phase that ran nothing takes no reading; its few
-    /// nanoseconds count towards the next phase that takes one.
+    /// Phase times and the loop time come from the readings of
+    /// [`Inner::take_reading`], with none of their own: the iteration starts
+    /// at the last reading (the previous iteration's last callback or poll
+    /// wait, or the start of `run`), the loop time after the poll phase's
+    /// wait is the reading taken when it ends, and a phase ends at the
+    /// reading taken when its last callback returned. A phase that ran
+    /// nothing takes no time; the loop's bookkeeping around it counts
+    /// towards the next phase that runs something.
     fn iterate(&self, mode: RunMode, main: &mut Option<&mut dyn FnMut() -> bool>) -> bool {
         let has_main = main.is_some();
         // Polls the main future if it was woken: (it finished, it was polled).
@@ -512,10 +540,10 @@ impl Inner {
             Some(m) if inner.main_woken.get() => (m(), true),
             _ => (false, false),
         };
-        let mut mark = Instant::now();
+        let mut mark = self.last_reading.get();
         self.now.set(self.clock.at(mark));
         let mut lap = |inner: &Inner, phase: Phase| {
-            let end = Instant::now();
+            let end = inner.last_reading.get();
             inner.diag.add_phase(phase, end - mark);
             mark = end;
         };
@@ -534,7 +562,7 @@ impl Inner {
             return true;
         }
         let timeout = self.poll_timeout(mode, has_main);
-        self.run_poll(timeout, Instant::now());
+        self.run_poll(timeout);
         lap(self, Phase::Poll);
         let (done, polled) = hook(self);
         if done {

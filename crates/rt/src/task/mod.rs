@@ -49,7 +49,6 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Instant;
 
 use slab::Slab;
 
@@ -387,10 +386,9 @@ impl Inner {
         let label = task.as_mut().meta().label.take();
         let outer_label = self.diag.label.replace(label);
         self.current_task.set(Some(token));
-        let start = Instant::now();
         let mut cx = Context::from_waker(&waker);
         let res = catch_unwind(AssertUnwindSafe(|| task.as_mut().poll_task(&mut cx)));
-        let elapsed = start.elapsed();
+        let elapsed = self.time_since_reading();
         self.current_task.set(None);
         self.diag.task_polls.set(self.diag.task_polls.get() + 1);
         if elapsed >= self.diag.stall_threshold.get() {
