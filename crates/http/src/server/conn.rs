@@ -113,7 +113,8 @@ pub(crate) struct ConnShared {
     pub(super) io: RefCell<ConnIo>,
     /// What the connection is doing.
     phase: Cell<Phase>,
-    /// When the phase began.
+    /// When the phase began, if it is one timed from its start (idle or
+    /// writing; the others are timed from `request_start`, or not at all).
     since: Cell<Instant>,
     /// When the first byte of the current request arrived.
     request_start: Cell<Instant>,
@@ -256,7 +257,7 @@ impl ConnShared {
     }
 
     pub(super) fn set_phase(&self, p: Phase) {
-        if self.phase.replace(p) != p {
+        if self.phase.replace(p) != p && matches!(p, Phase::Idle | Phase::Writing) {
             self.since.set(waiter_rt::time::now());
         }
     }

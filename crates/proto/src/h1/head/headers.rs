@@ -193,6 +193,13 @@ impl Headers {
         h
     }
 
+    /// Removes every field, keeping the buffers.
+    pub(crate) fn clear(&mut self) {
+        self.first = None;
+        self.bytes.clear();
+        self.fields.clear();
+    }
+
     /// Room for `n` more fields of `bytes` bytes, starting from a dropped
     /// map's buffers when this one has none.
     fn reserve(&mut self, n: usize, bytes: usize) {

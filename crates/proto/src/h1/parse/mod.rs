@@ -109,14 +109,19 @@ pub struct ParsedResponse {
 /// carry the status to answer with; after any error the connection's
 /// framing is unknown and it must be closed.
 pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<ParsedRequest>, ParseError> {
+    if buf.is_empty() {
+        // Between requests: no map to build.
+        return Ok(None);
+    }
     let mut split = RequestSplit::new(buf);
     let fast = scan_request_fast(buf, limits, |name, value| split.field(name, value));
     let scan = if let Some((method, target, version, scan)) = fast {
         (split.method, split.target, split.version) = (method, target, version);
         scan
     } else {
-        // An unusual, incomplete or invalid head: the line scan decides.
-        split = RequestSplit::new(buf);
+        // An unusual, incomplete or invalid head: the line scan decides,
+        // into the same map's buffers.
+        split.reset();
         let Some(scan) = scan_head_into(buf, limits, &mut split)? else {
             return Ok(None);
         };
@@ -165,6 +170,17 @@ impl RequestSplit<'_> {
             headers: Headers::with_capacity_bytes(8, 256),
             present: Present::default(),
         }
+    }
+}
+
+impl RequestSplit<'_> {
+    /// Back to the state of `new`, keeping the map's buffers.
+    fn reset(&mut self) {
+        self.method = b"";
+        self.target = b"";
+        self.version = Version::Http11;
+        self.headers.clear();
+        self.present = Present::default();
     }
 }
 
