@@ -424,27 +424,55 @@ impl ConnShared {
 
     /// Writes all buffered output.
     pub(super) async fn flush(&self) -> io::Result<()> {
+        if self.flush_now()? {
+            return Ok(());
+        }
+        self.flush_waiting().await
+    }
+
+    /// Writes all buffered output if the socket takes it at once, as it
+    /// usually does, and returns whether it did; what is left is for
+    /// [`flush_waiting`](Self::flush_waiting). A plain call, so the common
+    /// case costs no future.
+    pub(super) fn flush_now(&self) -> io::Result<bool> {
+        let mut io = self.io.borrow_mut();
+        if io.wbuf.is_empty() {
+            return Ok(true);
+        }
+        match self.stream.try_write(&io.wbuf) {
+            Ok(n) if n == io.wbuf.len() => {
+                // Keep a small output buffer for the next response; a large
+                // one (after a big body) is freed rather than held by an
+                // idle connection.
+                if io.wbuf.capacity() <= buf::OUT {
+                    io.wbuf.clear();
+                } else {
+                    io.wbuf = Vec::new();
+                }
+                Ok(true)
+            }
+            Ok(n) => {
+                io.wbuf.drain(..n);
+                Ok(false)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes the output [`flush_now`](Self::flush_now) left, waiting for
+    /// the socket, in the Writing phase. That rare wait's state is boxed, so
+    /// every connection's future stays small.
+    pub(super) async fn flush_waiting(&self) -> io::Result<()> {
         let out = std::mem::take(&mut self.io.borrow_mut().wbuf);
         if out.is_empty() {
             self.io.borrow_mut().wbuf = out;
             return Ok(());
         }
-        // Usually the socket takes it all at once; only a write that has to
-        // wait enters the Writing phase (and its timeout). That rare wait's
-        // state is boxed, so every connection's future stays small.
-        let r = match self.stream.try_write(&out) {
-            Ok(n) if n == out.len() => Ok(()),
-            Ok(n) => Box::pin(self.write_waiting(&out[n..])).await,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                Box::pin(self.write_waiting(&out)).await
-            }
-            Err(e) => Err(e),
-        };
+        let r = Box::pin(self.write_waiting(&out)).await;
         let mut out = out;
         out.clear();
         let mut io = self.io.borrow_mut();
-        // Keep a small output buffer for the next response; a large one
-        // (after a big body) is freed rather than held by an idle connection.
         if io.wbuf.is_empty() && out.capacity() <= buf::OUT {
             io.wbuf = out;
         }

@@ -157,7 +157,9 @@ async fn drive<H: Handler>(
             // The body of a request whose handler did not read it.
             Event::Data(_) | Event::End { .. } => {}
             Event::NeedMore => {
-                shared.flush().await?;
+                if !shared.flush_now()? {
+                    shared.flush_waiting().await?;
+                }
                 if shared.closed.get() {
                     return Ok(Ending::Close);
                 }

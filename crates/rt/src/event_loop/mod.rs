@@ -472,6 +472,9 @@ impl Inner {
     /// Runs the immediates queued before the phase began; returns whether
     /// there were any.
     fn run_check(&self) -> bool {
+        if self.immediates.borrow().is_empty() {
+            return false;
+        }
         let end = self.next_immediate.get();
         let mut any = false;
         loop {
