@@ -287,6 +287,9 @@ impl Inner {
         if let Some(h) = hook {
             h(&report);
         }
+        // The report and its hook are the loop's own time, not the next
+        // callback's (see `Inner::take_reading`).
+        self.take_reading();
     }
 
     pub(crate) fn metrics(&self) -> Metrics {

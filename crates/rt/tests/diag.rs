@@ -341,6 +341,29 @@ fn code_on_the_loop_reads_its_own_metrics() {
 }
 
 #[test]
+fn time_the_thread_spent_away_from_the_loop_is_no_stall() {
+    // The thread blocks for well over the threshold between runs, outside
+    // the loop: none of the loop's entry points may count that time
+    // towards the first thing it runs.
+    let (lp, reports) = watched(ms(50));
+    std::thread::sleep(ms(150));
+    lp.block_on(async {});
+    std::thread::sleep(ms(150));
+    lp.run_main(|| {}, RunMode::Default);
+    std::thread::sleep(ms(150));
+    lp.run(RunMode::NoWait);
+    std::thread::sleep(ms(150));
+    lp.block_on(async {
+        spawn_local(async {}).detach();
+    });
+    assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+    assert_eq!(lp.metrics().stalls, 0);
+    // And a main future that does hold the loop is still reported.
+    lp.block_on(async { std::thread::sleep(ms(100)) });
+    assert_eq!(reports.borrow().len(), 1, "{:?}", reports.borrow());
+}
+
+#[test]
 fn phase_times_cover_the_main_futures_work() {
     // A main future that spins 2 ms each time it is polled, 20 times,
     // waking itself: its work lands in some phase, whatever the phases

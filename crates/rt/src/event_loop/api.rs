@@ -189,6 +189,9 @@ impl Loop {
                     Poll::Pending => false,
                 }
             };
+            // Whatever the thread did since the loop last ran is no part
+            // of the first poll.
+            inner.take_reading();
             if !poll_main() {
                 inner.run(RunMode::Default, Some(&mut poll_main));
             }
@@ -208,6 +211,7 @@ impl Loop {
     /// is left. Returns whether the loop is still alive.
     pub fn run_main(&self, main: impl FnOnce(), mode: RunMode) -> bool {
         let _enter = self.enter();
+        self.inner.take_reading();
         self.inner.run_guarded(CallbackKind::Main, main);
         self.inner.checkpoint();
         self.inner.run(mode, None);

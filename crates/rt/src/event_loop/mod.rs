@@ -225,9 +225,10 @@ impl Inner {
 
     /// Reads the system clock and keeps the reading.
     ///
-    /// **Invariant: a reading is taken when `run` starts, after each poll
-    /// wait, and after each callback and task poll**, and only the loop's
-    /// own bookkeeping runs between a reading and the next thing it runs.
+    /// **Invariant: a reading is taken whenever the loop starts running
+    /// code (`run`, `block_on` and `run_main`), after each poll wait, and
+    /// after each callback and task poll**, and only the loop's own
+    /// bookkeeping runs between a reading and the next thing it runs.
     /// So the time from the last reading to a new one taken when a callback
     /// returns is how long that callback ran (plus well under a microsecond
     /// of bookkeeping), and one reading per callback times them all; the
