@@ -364,6 +364,42 @@ fn time_the_thread_spent_away_from_the_loop_is_no_stall() {
 }
 
 #[test]
+fn a_task_cancelled_while_it_runs_is_dropped_in_the_loops_time() {
+    // A task aborts itself: the loop drops its future (and a slow
+    // destructor in it) after the poll. That time is neither the task's
+    // poll, nor the next callback's, nor a wait for I/O.
+    struct SlowDrop;
+    impl Drop for SlowDrop {
+        fn drop(&mut self) {
+            std::thread::sleep(ms(150));
+        }
+    }
+    let (lp, reports) = watched(ms(50));
+    lp.block_on(async {
+        let handle: Rc<RefCell<Option<waiter_rt::JoinHandle<()>>>> = Rc::default();
+        let h = handle.clone();
+        let task = spawn_local(async move {
+            let _guard = SlowDrop;
+            waiter_rt::yield_now().await;
+            if let Some(me) = h.borrow().as_ref() {
+                me.abort();
+            }
+            std::future::pending::<()>().await;
+        });
+        *handle.borrow_mut() = Some(task);
+        waiter_rt::sleep(ms(5)).await;
+        waiter_rt::set_immediate(|| {});
+        waiter_rt::sleep(ms(5)).await;
+        let task = handle.borrow_mut().take().expect("set above");
+        assert!(task.is_finished());
+    });
+    assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+    // Nor is it time spent waiting for I/O.
+    let idle = lp.metrics().idle_time;
+    assert!(idle < ms(100), "idle {idle:?}");
+}
+
+#[test]
 fn phase_times_cover_the_main_futures_work() {
     // A main future that spins 2 ms each time it is polled, 20 times,
     // waking itself: its work lands in some phase, whatever the phases

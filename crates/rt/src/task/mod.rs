@@ -413,12 +413,13 @@ impl Inner {
                         None
                     }
                 };
-                if let Some(mut task) = cancelled {
-                    let label = task.as_mut().meta().describe();
-                    drop(task);
-                    let err = JoinError::cancelled(label);
-                    self.tasks.settle(token, None, State::Failed(Box::new(err)));
-                }
+                let Some(mut task) = cancelled else {
+                    return true;
+                };
+                let label = task.as_mut().meta().describe();
+                drop(task);
+                let err = JoinError::cancelled(label);
+                self.tasks.settle(token, None, State::Failed(Box::new(err)));
             }
             Ok(Poll::Ready(())) => self.tasks.settle(token, Some(task), State::Finished),
             Err(payload) => {
@@ -434,6 +435,9 @@ impl Inner {
                 self.tasks.settle(token, None, State::Failed(Box::new(err)));
             }
         }
+        // The task ended and its future was dropped, running destructors:
+        // the loop's time, not the next poll's (see `Inner::take_reading`).
+        self.take_reading();
         true
     }
 }
