@@ -460,15 +460,11 @@ impl ConnShared {
         }
     }
 
-    /// Writes the output [`flush_now`](Self::flush_now) left, waiting for
-    /// the socket, in the Writing phase. That rare wait's state is boxed, so
-    /// every connection's future stays small.
+    /// Writes the output [`flush_now`](Self::flush_now) left (never
+    /// none), waiting for the socket, in the Writing phase. That rare
+    /// wait's state is boxed, so every connection's future stays small.
     pub(super) async fn flush_waiting(&self) -> io::Result<()> {
         let out = std::mem::take(&mut self.io.borrow_mut().wbuf);
-        if out.is_empty() {
-            self.io.borrow_mut().wbuf = out;
-            return Ok(());
-        }
         let r = Box::pin(self.write_waiting(&out)).await;
         let mut out = out;
         out.clear();

@@ -171,9 +171,7 @@ impl RequestSplit<'_> {
             present: Present::default(),
         }
     }
-}
 
-impl RequestSplit<'_> {
     /// Back to the state of `new`, keeping the map's buffers.
     fn reset(&mut self) {
         self.method = b"";
