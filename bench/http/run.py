@@ -438,9 +438,10 @@ def idle(name):
             ready = client.stdout.readline().split()
             if not ready or ready[0] != "ready":
                 raise RuntimeError(f"idle client failed against {name}")
-            # waiter parks the connections that went idle while it held few
-            # (under ServerConfig::park_above) at its next timeout sweep,
-            # once they have been idle for a second: give every server that.
+            # waiter parks the connections that kept their task when they
+            # went idle (up to ServerConfig::park_above of them) at its next
+            # timeout sweep, once they have been idle for a second: give
+            # every server that.
             time.sleep(2.5)
             after = proc_status_kib(s.pid, "VmRSS")
             client.stdin.close()

@@ -246,3 +246,51 @@ fn a_small_server_parks_an_idle_connection_only_after_the_sweep_sees_it_idle() {
         assert_eq!(server.requests(), 4);
     });
 }
+
+#[test]
+fn past_park_above_idle_connections_park_at_once_and_the_rest_after_a_sweep() {
+    let lp = waiter_rt::Loop::new().unwrap();
+    lp.block_on(async {
+        let server = Server::builder()
+            .park_above(2)
+            .listen("127.0.0.1:0".parse().unwrap(), echo)
+            .unwrap();
+        let addr = server.local_addr();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let client = std::thread::spawn(move || {
+            let mut conns: Vec<_> = (0..5).map(|_| connect(addr)).collect();
+            for (i, s) in conns.iter_mut().enumerate() {
+                s.write_all(format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+                    .unwrap();
+                read_responses(s, 1);
+            }
+            rx.recv().unwrap();
+            // Parked or not, every connection serves its next request.
+            for (i, s) in conns.iter_mut().enumerate() {
+                s.write_all(format!("GET /again{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+                    .unwrap();
+                let r = read_responses(s, 1);
+                assert_eq!(body(&r[0]), format!("/again{i}"));
+            }
+        });
+        while server.requests() < 5 {
+            waiter_rt::sleep(Duration::from_millis(5)).await;
+        }
+        // Well before a sweep: two keep their task, three parked at once.
+        waiter_rt::sleep(Duration::from_millis(100)).await;
+        assert_eq!(server.connections(), 5);
+        assert_eq!(server.parked_connections(), 3);
+        // The two are parked once a sweep has seen them idle.
+        let deadline = Instant::now() + Duration::from_secs(4);
+        while server.parked_connections() < 5 {
+            assert!(Instant::now() < deadline, "the idle tasks never parked");
+            waiter_rt::sleep(Duration::from_millis(50)).await;
+        }
+        tx.send(()).unwrap();
+        waiter_rt::spawn_blocking(move || client.join().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(server.requests(), 10);
+        server.shutdown(Duration::from_secs(1)).await;
+    });
+}

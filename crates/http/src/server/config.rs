@@ -40,12 +40,14 @@ pub struct ServerConfig {
     /// read on the worker pool and written from a buffer.
     pub sendfile: bool,
     /// When an idle keep-alive connection gives up its task and buffers and
-    /// is parked as its socket and a few fields (about 200 bytes). While the
-    /// server holds more than this many connections, a connection parks as
-    /// soon as it goes idle; otherwise it keeps its task until the timeout
-    /// sweep finds it idle for a second, so the busy connections of a small
-    /// server do not pay for parking and restarting between requests. 0
-    /// parks every idle connection at once.
+    /// is parked as its socket and a few fields (about 200 bytes). Up to
+    /// this many idle connections keep their task (about 1 KiB each) until
+    /// the timeout sweep finds them idle for a second, so busy keep-alive
+    /// connections do not pay for parking and restarting between requests;
+    /// a connection that goes idle while this many already wait so parks at
+    /// once. This bounds what idle connections cost beyond their parked
+    /// records, however many there are. 0 parks every idle connection at
+    /// once.
     pub park_above: usize,
 }
 
@@ -63,7 +65,7 @@ impl Default for ServerConfig {
             linger: Duration::from_secs(2),
             backlog: 1024,
             sendfile: true,
-            park_above: 256,
+            park_above: 1024,
         }
     }
 }

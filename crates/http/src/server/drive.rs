@@ -71,17 +71,21 @@ enum Idle {
 }
 
 /// Waits for the next request on a connection with no unconsumed input,
-/// parking it if nothing else holds it and either the server holds more
-/// than [`park_above`](crate::ServerConfig::park_above) connections or the
-/// sweep has asked for it.
+/// parking it if nothing else holds it and either
+/// [`park_above`](crate::ServerConfig::park_above) idle connections already
+/// wait with their task or the sweep has asked for it.
 async fn wait_idle(shared: &Rc<ConnShared>, server: &ServerInner, key: usize) -> io::Result<Idle> {
+    // This connection's place among those idle with their task, once it
+    // has one; given back when the wait ends, however it ends.
+    let mut slot = None;
     loop {
         shared.io.borrow_mut().release_buffers();
         shared.set_phase(Phase::Idle);
         let parked = poll_fn(|cx| {
-            let now =
-                shared.park_requested() || server.conns.borrow().len() > shared.config.park_above;
-            let park = now
+            if slot.is_none() && !shared.park_requested() {
+                slot = IdleSlot::take(server);
+            }
+            let park = (slot.is_none() || shared.park_requested())
                 && !server.draining.get()
                 && Rc::strong_count(shared) == OWNERS
                 && shared.parkable();
@@ -117,6 +121,26 @@ async fn wait_idle(shared: &Rc<ConnShared>, server: &ServerInner, key: usize) ->
             Poll::Ready(Err(e)) => return Err(e),
             Poll::Pending => {}
         }
+    }
+}
+
+/// One of the at most `park_above` places of idle connections that keep
+/// their task; the place is given back when this is dropped.
+struct IdleSlot<'a>(&'a std::cell::Cell<usize>);
+
+impl<'a> IdleSlot<'a> {
+    fn take(server: &'a ServerInner) -> Option<IdleSlot<'a>> {
+        let n = server.idle_tasks.get();
+        (n < server.config.park_above).then(|| {
+            server.idle_tasks.set(n + 1);
+            IdleSlot(&server.idle_tasks)
+        })
+    }
+}
+
+impl Drop for IdleSlot<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
     }
 }
 

@@ -155,6 +155,7 @@ impl ServerBuilder {
             conns: RefCell::new(Slab::new()),
             ready: Arc::new(ReadyQueue::default()),
             next_gen: Cell::new(0),
+            idle_tasks: Cell::new(0),
             started: waiter_rt::time::now(),
             draining: Cell::new(false),
             accept_waker: RefCell::new(None),
@@ -197,6 +198,8 @@ pub(crate) struct ServerInner {
     ready: Arc<ReadyQueue>,
     /// Generation of the next park, so a stale wakeup finds no match.
     next_gen: Cell<u32>,
+    /// Idle connections waiting with their task (at most `park_above`).
+    pub(crate) idle_tasks: Cell<usize>,
     /// When the server started: parked connections count time from here.
     started: Instant,
     /// Set by `shutdown`: connections close after their current response.
