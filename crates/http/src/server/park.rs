@@ -18,8 +18,8 @@
 //! until the sweep has seen it idle for [`PARK_IDLE`], so busy keep-alive
 //! connections keep their task between requests (parking and restarting
 //! one costs a task, a connection state and a waker allocated and freed,
-//! and cold memory touched: at 5,000 connections a third of the server's
-//! user-space time per request); past that many, a connection parks as
+//! and cold memory touched; bench/README.md has what that came to at
+//! 5,000 busy connections); past that many, a connection parks as
 //! soon as it goes idle. The count is held by the waiting driver
 //! (`IdleSlot` in `drive.rs`) and given back when its wait ends, however
 //! it ends. It then asks the socket for read readiness with a
