@@ -90,10 +90,10 @@ fn valid_authority(a: &[u8], require_port: bool) -> bool {
 
 /// One to five digits, at most 65535.
 fn valid_port(p: &[u8]) -> bool {
-    !p.is_empty()
-        && p.len() <= 5
+    // Digit strings of one length compare as their numbers do.
+    (1..=5).contains(&p.len())
         && p.iter().all(u8::is_ascii_digit)
-        && parse_u64(p).is_some_and(|n| n <= 65535)
+        && (p.len() < 5 || p <= b"65535".as_slice())
 }
 
 /// reg-name / IPv4address: unreserved, sub-delims and pct-encoded bytes.
@@ -394,11 +394,28 @@ mod tests {
             "[::1]",
             "[::1]:443",
             "x%41y",
+            "a:0",
+            "a:00080",
+            "a:65535",
+            "[::1]:65535",
         ] {
             assert!(valid_authority(ok.as_bytes(), false), "{ok}");
         }
         for bad in [
-            "a b", "a:", "a:99999", "a:8a", "u@h", "[::1", "[]", "[::1]x", ":80", "a%4", "h/p",
+            "a b",
+            "a:",
+            "a:99999",
+            "a:65536",
+            "a:123456",
+            "[::1]:70000",
+            "a:8a",
+            "u@h",
+            "[::1",
+            "[]",
+            "[::1]x",
+            ":80",
+            "a%4",
+            "h/p",
         ] {
             assert!(!valid_authority(bad.as_bytes(), false), "{bad}");
         }
