@@ -1,7 +1,7 @@
 //! The OS boundary: the only module allowed `unsafe`.
 //!
 //! Process limits and counters that neither std nor mio nor socket2 expose,
-//! `sendfile(2)`, and trimming the C allocator's heap.
+//! and `sendfile(2)`.
 //! Every `unsafe` block calls one libc function through `syscall!` and says
 //! why it is sound.
 #![allow(unsafe_code)]
@@ -59,39 +59,6 @@ pub fn open_fds() -> io::Result<usize> {
     Ok(std::fs::read_dir("/proc/self/fd")?
         .count()
         .saturating_sub(1))
-}
-
-/// Gives the allocator's free memory back to the OS (glibc's
-/// `malloc_trim(0)`, which releases every whole free page of its heaps, not
-/// only the top); returns whether any was released. Freed memory otherwise
-/// stays resident: after a thousand connections give up their state at
-/// once, say. A no-op returning `false` where the C library is not glibc.
-/// It walks the heap, so call it after large frees, not per request.
-pub fn trim_heap() -> bool {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: malloc_trim takes a plain integer, touches only the
-        // allocator's own state under its locks, and is safe to call at any
-        // time from any thread.
-        unsafe { libc::malloc_trim(0) == 1 }
-    }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    {
-        false
-    }
-}
-
-/// Resident set size of this process now, in bytes (`VmRSS`), where
-/// `/proc` has it.
-pub fn current_rss() -> io::Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().strip_suffix("kB"))
-        .and_then(|kb| kb.trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .ok_or_else(|| io::Error::other("no VmRSS in /proc/self/status"))
 }
 
 /// Peak resident set size of this process, in bytes (`ru_maxrss`).

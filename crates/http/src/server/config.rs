@@ -46,9 +46,8 @@ pub struct ServerConfig {
     /// connections do not pay for parking and restarting between requests;
     /// a connection that goes idle while this many already wait so parks at
     /// once. This bounds what idle connections cost beyond their parked
-    /// records, however many there are; when a sweep parks many, the heap
-    /// is trimmed after them, so their tasks' memory leaves the resident
-    /// set. 0 parks every idle connection at once.
+    /// records, however many there are. 0 parks every idle connection at
+    /// once.
     pub park_above: usize,
 }
 

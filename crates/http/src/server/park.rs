@@ -22,9 +22,7 @@
 //! 5,000 busy connections); past that many, a connection parks as
 //! soon as it goes idle. The count is held by the waiting driver
 //! (`IdleSlot` in `drive.rs`) and given back when its wait ends, however
-//! it ends. A sweep that parks many connections at once then trims the
-//! heap ([`TRIM_AFTER_PARKS`]), so what they held leaves the resident set
-//! instead of staying as the allocator's free memory. It then asks the socket for read readiness with a
+//! it ends. It then asks the socket for read readiness with a
 //! [`ParkWaker`] instead of its own waker:
 //!
 //! **Invariant: a parked socket with bytes to read is never forgotten.** The
@@ -62,13 +60,6 @@ use super::{drive, Handler, ServerConfig, ServerInner};
 /// How long a connection stays idle with its task before the sweep asks it
 /// to park, when the server holds few connections.
 pub(crate) const PARK_IDLE: Duration = Duration::from_secs(1);
-
-/// A sweep that asks at least this many connections to park gives the
-/// freed memory back to the OS afterwards (`waiter_rt::sys::trim_heap`):
-/// each gives up about a kilobyte, in blocks the allocator would otherwise
-/// keep resident, so a burst of connections that went idle together would
-/// leave its peak behind. Fewer are not worth a walk of the heap.
-pub(crate) const TRIM_AFTER_PARKS: usize = 256;
 
 /// One open connection in the registry.
 pub(crate) enum Entry {
@@ -363,22 +354,13 @@ impl ServerInner {
     /// The timeout sweep (see the table in the module docs of `server`).
     pub(crate) fn sweep(&self) {
         let now = waiter_rt::time::now();
-        let mut asked = 0;
         for c in self.active() {
             c.check_timeouts(now, &self.config);
             if c.phase() == Phase::Idle
                 && now.saturating_duration_since(c.idle_since()) >= PARK_IDLE
             {
                 c.request_park();
-                asked += 1;
             }
-        }
-        if asked >= TRIM_AFTER_PARKS {
-            // The drivers park when they next run, in this loop iteration;
-            // the immediate runs after them, once their state is freed.
-            waiter_rt::set_immediate(|| {
-                waiter_rt::sys::trim_heap();
-            });
         }
         let now_ms = millis(now.saturating_duration_since(self.started));
         for key in self.parked_where(|p| p.expired(now_ms, &self.config)) {
