@@ -6,7 +6,7 @@
 mod util;
 
 use std::io::{Read, Write};
-use std::net::Shutdown;
+use std::net::{Shutdown, TcpStream};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -17,15 +17,20 @@ async fn echo(req: Request) -> Response {
     Response::text(req.target().to_owned())
 }
 
+/// Sends `GET target` on `s` and reads its one response.
+fn get(s: &mut TcpStream, target: &str) -> String {
+    s.write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .unwrap();
+    read_responses(s, 1).remove(0)
+}
+
 #[test]
 fn requests_after_idle_gaps_and_split_heads_are_served() {
     let srv = start(Server::builder().park_above(0), || echo);
     let mut s = connect(srv.addr);
     for i in 0..300 {
-        s.write_all(format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-            .unwrap();
-        let r = read_responses(&mut s, 1);
-        assert_eq!(body(&r[0]), format!("/{i}"));
+        let r = get(&mut s, &format!("/{i}"));
+        assert_eq!(body(&r), format!("/{i}"));
         if i % 100 == 0 {
             // Long enough for the connection to park.
             std::thread::sleep(Duration::from_millis(30));
@@ -54,10 +59,8 @@ fn max_requests_per_socket_counts_across_idle_gaps() {
     );
     let mut s = connect(srv.addr);
     for i in 1..=2 {
-        s.write_all(format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-            .unwrap();
-        let r = read_responses(&mut s, 1);
-        assert!(!r[0].contains("connection: close"), "{}", r[0]);
+        let r = get(&mut s, &format!("/{i}"));
+        assert!(!r.contains("connection: close"), "{r}");
         std::thread::sleep(Duration::from_millis(100));
     }
     s.write_all(b"GET /3 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
@@ -85,9 +88,7 @@ fn idle_timeouts_depend_on_whether_a_request_was_served() {
     let mut s = connect(addr);
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     for i in 0..2 {
-        s.write_all(format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-            .unwrap();
-        read_responses(&mut s, 1);
+        get(&mut s, &format!("/{i}"));
         std::thread::sleep(Duration::from_millis(200));
     }
     let t = Instant::now() - Duration::from_millis(200);
@@ -155,9 +156,7 @@ fn parked_connections_are_counted_and_close_when_the_client_does() {
             let mut held: Vec<_> = (0..20)
                 .map(|i| {
                     let mut s = connect(addr);
-                    s.write_all(format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-                        .unwrap();
-                    read_responses(&mut s, 1);
+                    get(&mut s, &format!("/{i}"));
                     s
                 })
                 .collect();
@@ -217,15 +216,11 @@ fn a_small_server_parks_an_idle_connection_only_after_the_sweep_sees_it_idle() {
         let client = std::thread::spawn(move || {
             let mut s = connect(addr);
             for i in 0..3 {
-                s.write_all(format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-                    .unwrap();
-                read_responses(&mut s, 1);
+                get(&mut s, &format!("/{i}"));
             }
             rx.recv().unwrap();
-            s.write_all(b"GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
-                .unwrap();
-            let r = read_responses(&mut s, 1);
-            assert_eq!(body(&r[0]), "/again");
+            let r = get(&mut s, "/again");
+            assert_eq!(body(&r), "/again");
         });
         while server.requests() < 3 {
             waiter_rt::sleep(Duration::from_millis(5)).await;
@@ -260,17 +255,13 @@ fn past_park_above_idle_connections_park_at_once_and_the_rest_after_a_sweep() {
         let client = std::thread::spawn(move || {
             let mut conns: Vec<_> = (0..5).map(|_| connect(addr)).collect();
             for (i, s) in conns.iter_mut().enumerate() {
-                s.write_all(format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-                    .unwrap();
-                read_responses(s, 1);
+                get(s, &format!("/{i}"));
             }
             rx.recv().unwrap();
             // Parked or not, every connection serves its next request.
             for (i, s) in conns.iter_mut().enumerate() {
-                s.write_all(format!("GET /again{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-                    .unwrap();
-                let r = read_responses(s, 1);
-                assert_eq!(body(&r[0]), format!("/again{i}"));
+                let r = get(s, &format!("/again{i}"));
+                assert_eq!(body(&r), format!("/again{i}"));
             }
         });
         while server.requests() < 5 {
