@@ -85,11 +85,9 @@ impl StaticField {
 /// many requests in one loop iteration (a thousand timers firing at once,
 /// say) drops that many request maps together and builds as many on its
 /// next iteration, so the pool is sized for a burst, not for one request
-/// (bench/README.md has what a smaller pool cost at 5,000 connections on a
-/// 50 ms timer). The buffers kept are at most the
-/// maps that were live at once, which the allocator would have kept as
-/// free memory anyway; a typical request's pair is under 200 bytes, and no
-/// pair over `SPARE_BYTES` + `SPARE_FIELDS` fields is kept.
+/// (bench/README.md has what a pool of 64 cost at 5,000 connections on a
+/// 50 ms timer). The pool never holds more pairs than there were maps live
+/// at once, and no pair over `SPARE_BYTES` and `SPARE_FIELDS` is kept.
 const SPARES_KEPT: usize = 1024;
 
 /// Buffers larger than these are freed rather than kept.
