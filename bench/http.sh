@@ -16,7 +16,9 @@
 #   QUICK=1       RUNS=1 DURATION=3, workloads ka64 pipe64 sleep1k
 #   FULL=1        also sleep5k (/sleep at 5,000 connections)
 #   WORKLOADS=".." subset of: ka64 ka256 pipe64 sleep1k sleep5k
-#   SERVERS=".."  peers to include (waiter always is): hyper may node nginx
+#   SERVERS=".."  peers to include (waiter always is): hyper may node nginx,
+#                 and floor (bench/http/floor-hello: not a server, the least
+#                 any server can do per request; only when named here)
 #   IDLE_CONNS=10000  idle keep-alive connections (0 skips the idle test)
 #   IDLE_RUNS=1   idle-test runs per server
 #   WAIT_QUIET=0  seconds to wait for the 1-minute load average to drop
@@ -81,7 +83,7 @@ if [ "$(nproc)" -lt 2 ]; then
 fi
 
 # --- build ------------------------------------------------------------------
-echo "building waiter hello, hyper-hello, may-hello (release)" >&2
+echo "building waiter hello, hyper-hello, may-hello, floor-hello (release)" >&2
 export WAITER_BIN=$ROOT/$TARGET/release/examples/hello
 case $TARGET in /*) WAITER_BIN=$TARGET/release/examples/hello ;; esac
 if ! cargo build --release -q -p waiter-cli --example hello; then
@@ -91,12 +93,13 @@ if ! cargo build --release -q -p waiter-cli --example hello; then
     echo "WARNING: building waiter failed; measuring the existing $WAITER_BIN" \
         "built $(date -r "$WAITER_BIN" '+%F %T')" >&2
 fi
-for peer in hyper-hello may-hello; do
+for peer in hyper-hello may-hello floor-hello; do
     cargo build --release -q --manifest-path "bench/http/$peer/Cargo.toml" \
         --target-dir "bench/http/$peer/target"
 done
 export HYPER_BIN=$ROOT/bench/http/hyper-hello/target/release/hyper-hello
 export MAY_BIN=$ROOT/bench/http/may-hello/target/release/may-hello
+export FLOOR_BIN=$ROOT/bench/http/floor-hello/target/release/floor-hello
 
 # --- limits -----------------------------------------------------------------
 ulimit -n "$(ulimit -Hn)"
