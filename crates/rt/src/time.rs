@@ -104,6 +104,24 @@ fn insert(inner: &Rc<Inner>, start: Instant, after: Duration, action: TimerActio
     )
 }
 
+/// [`insert`] for a caller that holds the deadline (`start + after`).
+fn insert_at(
+    inner: &Rc<Inner>,
+    deadline: Instant,
+    after: Duration,
+    action: TimerAction,
+) -> TimerId {
+    inner.refed_timers.set(inner.refed_timers.get() + 1);
+    inner.timers.borrow_mut().insert_at(
+        deadline,
+        after,
+        TimerEntry {
+            action,
+            refed: true,
+        },
+    )
+}
+
 /// Runs `f` once, `delay` after the loop's current time.
 pub fn set_timeout(delay: Duration, f: impl FnOnce() + 'static) -> Timer {
     let inner = Inner::current();
@@ -236,11 +254,7 @@ impl Future for Sleep {
                     return Poll::Ready(());
                 }
                 let action = TimerAction::Wake(Some(cx.waker().clone()));
-                let (start, after) = match this.deadline.checked_sub(this.after) {
-                    Some(start) => (start, this.after),
-                    None => (this.deadline, Duration::ZERO),
-                };
-                this.id = Some(insert(&this.inner, start, after, action));
+                this.id = Some(insert_at(&this.inner, this.deadline, this.after, action));
                 Poll::Pending
             }
             Some(id) => {

@@ -132,6 +132,11 @@ impl Hasher for NanosHasher {
     }
 }
 
+/// `start + after`, or far in the future if that overflows.
+fn due(start: Instant, after: Duration) -> Instant {
+    start.checked_add(after).unwrap_or(start + FAR)
+}
+
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
@@ -162,6 +167,13 @@ impl<T> TimerQueue<T> {
 
     /// Adds a timer due at `start + after`.
     pub fn insert(&mut self, start: Instant, after: Duration, payload: T) -> TimerId {
+        self.insert_at(due(start, after), after, payload)
+    }
+
+    /// Adds a timer due at `deadline`, kept with the timers of duration
+    /// `after` (normally `deadline - start`): for a caller that already
+    /// holds the deadline, which spares adding the duration again.
+    pub fn insert_at(&mut self, deadline: Instant, after: Duration, payload: T) -> TimerId {
         let gen = self.next_gen;
         self.next_gen = self.next_gen.wrapping_add(1);
         let slot = self.slots.insert(Slot {
@@ -170,10 +182,10 @@ impl<T> TimerQueue<T> {
             prev: NIL,
             next: NIL,
             seq: 0,
-            deadline: start,
+            deadline,
             payload,
         }) as u32;
-        self.link(slot, start, after);
+        self.link(slot, deadline, after);
         TimerId { slot, gen }
     }
 
@@ -226,7 +238,7 @@ impl<T> TimerQueue<T> {
             return false;
         }
         self.unlink(id.slot);
-        self.link(id.slot, start, after);
+        self.link(id.slot, due(start, after), after);
         true
     }
 
@@ -256,10 +268,9 @@ impl<T> TimerQueue<T> {
         self.slots.get(id.slot as usize).filter(|s| s.gen == id.gen)
     }
 
-    /// Arms an unarmed slot at `start + after`.
-    fn link(&mut self, slot: u32, start: Instant, after: Duration) {
+    /// Arms an unarmed slot at `deadline`, in the list of duration `after`.
+    fn link(&mut self, slot: u32, deadline: Instant, after: Duration) {
         let key = nanos(after);
-        let deadline = start.checked_add(after).unwrap_or(start + FAR);
         let seq = self.next_seq;
         self.next_seq += 1;
         let list = match self.by_duration.get(&key) {
@@ -458,6 +469,21 @@ mod tests {
         assert_eq!(q.pop_due(t0 + ms(20)), Some(early));
         assert_eq!(q.pop_due(t0 + ms(20)), Some(mid));
         assert_eq!(q.pop_due(t0 + ms(20)), Some(late));
+    }
+
+    #[test]
+    fn insert_at_shares_the_list_of_its_duration() {
+        let t0 = Instant::now();
+        let mut q = TimerQueue::new();
+        let a = q.insert(t0, ms(10), "a");
+        let b = q.insert_at(t0 + ms(12), ms(10), "b");
+        let c = q.insert(t0 + ms(1), ms(10), "c");
+        assert_eq!(q.by_duration.len(), 1);
+        assert_eq!(q.deadline(b), Some(t0 + ms(12)));
+        assert_eq!(q.pop_due(t0 + ms(11)), Some(a));
+        assert_eq!(q.pop_due(t0 + ms(11)), Some(c));
+        assert_eq!(q.pop_due(t0 + ms(11)), None);
+        assert_eq!(q.pop_due(t0 + ms(12)), Some(b));
     }
 
     #[test]
