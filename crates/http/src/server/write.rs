@@ -79,7 +79,8 @@ pub(super) fn write_response(
     };
     match whole {
         Ok(true) => Ok(None),
-        Ok(false) if is_head => {
+        // HEAD, 204, 304: the body is not sent, so not produced either.
+        Ok(false) if is_head || io.conn.drops_response_body() => {
             io.conn
                 .finish_response(&mut io.wbuf)
                 .map_err(io::Error::other)?;

@@ -114,7 +114,8 @@ impl Encoder {
         Encoder { kind: Kind::Empty }
     }
 
-    /// Body bytes are accepted and dropped (the response to a HEAD request).
+    /// Body bytes are accepted and dropped (the response to a HEAD
+    /// request, a 204 or a 304).
     pub fn discard() -> Encoder {
         Encoder {
             kind: Kind::Discard,
@@ -204,6 +205,11 @@ impl Encoder {
     /// Whether the connection must be closed to end this body.
     pub fn is_close_delimited(&self) -> bool {
         self.kind == Kind::Eof
+    }
+
+    /// Whether body bytes are dropped rather than sent.
+    pub fn is_discard(&self) -> bool {
+        self.kind == Kind::Discard
     }
 
     /// Whether [`finish`](Encoder::finish) succeeded.

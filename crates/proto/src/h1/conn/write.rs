@@ -130,7 +130,12 @@ impl Conn {
         let plan = plan(
             ex,
             head.status,
-            declared_length(&head.headers, &fields, body_len)?,
+            declared_length(
+                &head.headers,
+                &fields,
+                body_len,
+                drops_body(ex, head.status),
+            )?,
         )?;
         let keep_alive = ex.keep_alive
             && (!fields.connection || !head.headers.contains_token("connection", "close"))
@@ -194,14 +199,44 @@ impl Conn {
         if self.write_plain_full(&head, body, own, out)? {
             return Ok(());
         }
-        self.write_head_with(head, Some(body.len() as u64), own, out)?;
-        let Writing::Body(encoder) = &mut self.writing else {
-            return Err(EncodeErrorKind::NoResponse.into());
-        };
-        encoder.encode(body, out)?;
-        encoder.finish(out)?;
-        self.end_response();
-        Ok(())
+        // All or nothing: a body the framing refuses (after a 101, or a 2xx
+        // to CONNECT) or an interim status leaves no bytes and no state
+        // behind, so the caller can still answer with an error response.
+        let mark = out.len();
+        let saved = (self.queue.front().copied(), self.keep_alive);
+        let was_init = matches!(self.writing, Writing::Init);
+        let r = self
+            .write_head_with(head, Some(body.len() as u64), own, out)
+            .and_then(|()| match &mut self.writing {
+                Writing::Body(encoder) => {
+                    encoder.encode(body, out)?;
+                    encoder.finish(out)
+                }
+                _ => Err(EncodeErrorKind::Status.into()),
+            });
+        match r {
+            Ok(()) => {
+                self.end_response();
+                Ok(())
+            }
+            Err(e) => {
+                out.truncate(mark);
+                if let (Some(front), Some(ex)) = (self.queue.front_mut(), saved.0) {
+                    *front = ex;
+                }
+                self.keep_alive = saved.1;
+                if was_init {
+                    self.writing = Writing::Init;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether the body of the response being written is dropped (HEAD,
+    /// 204, 304), so a caller need not produce it.
+    pub fn drops_response_body(&self) -> bool {
+        matches!(&self.writing, Writing::Body(e) if e.is_discard())
     }
 
     /// The common case of [`write_full_response_with`]: a final response
@@ -385,11 +420,21 @@ impl Conn {
     }
 }
 
-/// The length from `body_len` and any Content-Length field; they must agree.
+/// Whether the response to `ex` with `status` carries no body whatever the
+/// caller gives: HEAD, 204 and 304.
+fn drops_body(ex: &Exchange, status: StatusCode) -> bool {
+    ex.head || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED
+}
+
+/// The length from `body_len` and any Content-Length field; they must
+/// agree, unless the body is dropped (`drops_body`): then a field states
+/// the length a GET or 200 would have carried (RFC 9110 section 8.6) and is
+/// taken as it is.
 fn declared_length(
     headers: &Headers,
     fields: &Present,
     body_len: Option<u64>,
+    drops_body: bool,
 ) -> Result<Option<u64>, EncodeError> {
     if fields.transfer_encoding {
         return Err(EncodeErrorKind::FramingHeader.into());
@@ -399,6 +444,7 @@ fn declared_length(
     }
     let field = content_length(headers).map_err(|_| EncodeErrorKind::FramingHeader)?;
     match (body_len, field) {
+        (_, Some(b)) if drops_body => Ok(Some(b)),
         (Some(a), Some(b)) if a != b => Err(EncodeErrorKind::FramingHeader.into()),
         (a, b) => Ok(a.or(b)),
     }
@@ -425,9 +471,14 @@ fn plan(ex: &Exchange, status: StatusCode, len: Option<u64>) -> Result<Plan, Enc
         plan.encoder = Encoder::discard();
         plan.length = len;
     } else if status == StatusCode::NO_CONTENT {
+        // A body given anyway is dropped, as Node and hyper do.
+        plan.encoder = Encoder::discard();
         plan.strip_length = true;
     } else if status == StatusCode::NOT_MODIFIED {
-        plan.length = len;
+        // No Content-Length of our own: it would have to be the selected
+        // representation's (RFC 9110 section 8.6), which only the caller
+        // knows; a field the caller set is kept.
+        plan.encoder = Encoder::discard();
     } else if let Some(n) = len {
         plan.encoder = Encoder::length(n);
         plan.length = Some(n);
