@@ -25,6 +25,17 @@ where
     }
 }
 
+/// Whether `e` says the path names no file: missing, a non-directory on
+/// the way, a name too long (`ENAMETOOLONG`), or too many symbolic links
+/// (`ELOOP`, a loop). What a server answers with 404, as for a missing
+/// file, rather than as its own failure.
+pub fn is_no_such_file(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::InvalidFilename
+    ) || e.raw_os_error() == Some(libc::ELOOP)
+}
+
 fn owned(p: impl AsRef<Path>) -> PathBuf {
     p.as_ref().to_path_buf()
 }

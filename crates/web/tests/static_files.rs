@@ -31,6 +31,7 @@ fn tree() -> (PathBuf, PathBuf) {
     std::os::unix::fs::symlink(base.join("outside.txt"), root.join("escape.txt")).unwrap();
     std::os::unix::fs::symlink(&base, root.join("up")).unwrap();
     std::os::unix::fs::symlink(root.join("hello.txt"), root.join("inside.txt")).unwrap();
+    std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
     let big = std::fs::File::create(root.join("big.bin")).unwrap();
     big.set_len(96 * 1024 * 1024).unwrap();
     (base, root)
@@ -185,6 +186,35 @@ fn listing_escapes_names() {
     assert!(!r.text().contains(".secret"));
     assert_eq!(get(addr, "/list/a%20b.txt").text(), "y");
     assert_eq!(get(addr, "/list/%3Cb%3E%26.txt").text(), "x");
+}
+
+#[test]
+fn a_redirect_never_names_another_host() {
+    let (_base, root) = tree();
+    let addr = start(&root, false);
+    // `//docs/` as a Location would be the host `docs`.
+    for (target, location) in [
+        ("//docs", "/docs/"),
+        ("///docs?x=1", "/docs/?x=1"),
+        ("/static//docs", "/static//docs/"),
+    ] {
+        let r = get(addr, target);
+        assert_eq!(
+            (r.status, r.header("location")),
+            (301, Some(location)),
+            "{target}"
+        );
+    }
+}
+
+#[test]
+fn paths_that_name_no_file_get_404() {
+    let (_base, root) = tree();
+    let addr = start(&root, true);
+    let long = format!("/{}", "a".repeat(300));
+    for target in ["/loop", "/loop/x", long.as_str(), "/hello.txt/x"] {
+        assert_eq!(get(addr, target).status, 404, "{target}");
+    }
 }
 
 #[test]

@@ -247,11 +247,15 @@ impl Inner {
     }
 }
 
-/// A 301 to the request path with a trailing slash (query kept).
+/// A 301 to the request path with a trailing slash (query kept). Leading
+/// slashes (and backslashes, which browsers read as slashes) collapse to
+/// one: `//name` as a Location is another host (`http://name/`), the open
+/// redirect of CVE-2015-1164.
 fn slash_redirect(req: &Request) -> Response {
+    let path = req.path().trim_start_matches(['/', '\\']);
     let location = match req.query() {
-        Some(q) => format!("{}/?{q}", req.path()),
-        None => format!("{}/", req.path()),
+        Some(q) => format!("/{path}/?{q}"),
+        None => format!("/{path}/"),
     };
     Response::redirect(status_code(301), &location)
 }

@@ -77,12 +77,14 @@ pub(crate) async fn confine(root: &Path, candidate: PathBuf) -> Result<PathBuf, 
     }
 }
 
-/// 404 for missing files, 403 for permissions, 500 otherwise.
+/// 404 for a path that names no file (missing, a name too long, a symlink
+/// loop: the client's doing, as Node's `send` answers), 403 for
+/// permissions, 500 otherwise (the server's own failure, logged).
 pub(crate) fn io_error(e: io::Error) -> WebError {
+    if waiter_rt::fs::is_no_such_file(&e) {
+        return WebError::not_found("no such file");
+    }
     match e.kind() {
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => {
-            WebError::not_found("no such file")
-        }
         io::ErrorKind::PermissionDenied => WebError::forbidden("permission denied"),
         _ => WebError::from(e),
     }
