@@ -76,10 +76,12 @@ pub fn html_escape(s: &str) -> String {
 }
 
 /// Percent-encodes everything but unreserved characters and `/`, for
-/// building URLs (links in a directory listing, redirects).
-pub(crate) fn percent_encode_path(s: &str) -> String {
+/// building URLs (links in a directory listing, redirects). Takes bytes,
+/// so a file name that is not UTF-8 still gets a link that names it.
+pub(crate) fn percent_encode_path(s: impl AsRef<[u8]>) -> String {
+    let s = s.as_ref();
     let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
+    for &b in s {
         if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
             out.push(b as char);
         } else {

@@ -136,6 +136,48 @@ fn validators() {
 }
 
 #[test]
+fn failed_preconditions_get_412() {
+    let (_base, root) = tree();
+    let addr = start(&root, false);
+    let first = get(addr, "/hello.txt");
+    let etag = first.header("etag").unwrap().to_owned();
+    let lm = first.header("last-modified").unwrap().to_owned();
+    let weak = format!("W/{etag}");
+    let old = "Thu, 01 Jan 2004 00:00:00 GMT";
+    let cases: [(&[(&str, &str)], u16); 8] = [
+        (&[("if-match", &etag)], 200),
+        (&[("if-match", "*")], 200),
+        (&[("if-match", "\"other\", \"x\"")], 412),
+        // If-Match compares strongly.
+        (&[("if-match", &weak)], 412),
+        (&[("if-unmodified-since", &lm)], 200),
+        (&[("if-unmodified-since", old)], 412),
+        // If-Unmodified-Since counts only without If-Match.
+        (&[("if-match", &etag), ("if-unmodified-since", old)], 200),
+        // 412 comes before 304 and before a range.
+        (
+            &[
+                ("if-match", "\"other\""),
+                ("if-none-match", &etag),
+                ("range", "bytes=0-1"),
+            ],
+            412,
+        ),
+    ];
+    for (fields, want) in cases {
+        let r = request(addr, "GET", "/hello.txt", fields, b"");
+        assert_eq!(r.status, want, "{fields:?}");
+        if want == 412 {
+            assert!(r.body.is_empty(), "{fields:?}");
+        } else {
+            assert_eq!(r.text(), "hello, world\n", "{fields:?}");
+        }
+    }
+    let r = request(addr, "GET", "/hello.txt", &[("range", "BYTES=0-4,")], b"");
+    assert_eq!((r.status, r.text().as_str()), (206, "hello"));
+}
+
+#[test]
 fn ranges() {
     let (_base, root) = tree();
     let addr = start(&root, false);
@@ -186,6 +228,14 @@ fn listing_escapes_names() {
     assert!(!r.text().contains(".secret"));
     assert_eq!(get(addr, "/list/a%20b.txt").text(), "y");
     assert_eq!(get(addr, "/list/%3Cb%3E%26.txt").text(), "x");
+    // A name that is not UTF-8 is shown lossily but linked by its bytes.
+    use std::os::unix::ffi::OsStrExt;
+    let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe9.txt");
+    std::fs::write(root.join("list").join(latin1), "z").unwrap();
+    let html = get(addr, "/list/").text();
+    assert!(html.contains("href=\"./caf%E9.txt\""), "{html}");
+    assert!(html.contains("caf\u{FFFD}.txt"), "{html}");
+    assert_eq!(get(addr, "/list/caf%E9.txt").text(), "z");
 }
 
 #[test]

@@ -1,12 +1,16 @@
 //! Validators and conditional requests: `ETag`, `Last-Modified`,
-//! `If-None-Match`, `If-Modified-Since`, `If-Range` and single `Range`s.
+//! `If-Match`, `If-Unmodified-Since`, `If-None-Match`,
+//! `If-Modified-Since`, `If-Range` and single `Range`s.
 //!
 //! Invariants: the ETag is derived from size and modification time only
-//! (no read of the content), `If-None-Match` uses the weak comparison (so
-//! the weak tag of a compressed response still validates), and
-//! `If-Modified-Since` is ignored when `If-None-Match` is present, as
-//! RFC 9110 requires. Ranges are honoured only for a single `bytes` range;
-//! several ranges are answered with the whole file.
+//! (no read of the content). Preconditions are evaluated in RFC 9110's
+//! order (section 13.2.2): `If-Match` (strong comparison) or else
+//! `If-Unmodified-Since` decide 412; then `If-None-Match` (weak
+//! comparison, so the weak tag of a compressed response still validates)
+//! or else `If-Modified-Since` decide 304. Ranges are honoured only for a
+//! single `bytes` range (the unit matched without regard to case, empty
+//! list elements skipped); several ranges are answered with the whole
+//! file.
 
 use std::fs::Metadata;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -38,6 +42,24 @@ impl Validators {
     /// `Last-Modified`'s value.
     pub(crate) fn last_modified(&self) -> Option<String> {
         self.modified.map(httpdate::fmt_http_date)
+    }
+
+    /// Whether `If-Match` or, without it, `If-Unmodified-Since` fails
+    /// (answer 412): the client's update or range was for another version.
+    pub(crate) fn precondition_failed(&self, req: &Request) -> bool {
+        if req.headers().contains("if-match") {
+            return !req
+                .headers()
+                .list("if-match")
+                .any(|t| t == b"*" || strong_eq(t, self.etag.as_bytes()));
+        }
+        match (req.header("if-unmodified-since"), self.modified) {
+            (Some(ius), Some(m)) => match httpdate::parse_http_date(ius) {
+                Ok(since) => secs(m) > secs(since),
+                Err(_) => false,
+            },
+            _ => false,
+        }
     }
 
     /// Whether the request's preconditions say the client's copy is fresh
@@ -78,6 +100,11 @@ fn secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+/// Compares two entity tags strongly: both strong and the same.
+fn strong_eq(a: &[u8], b: &[u8]) -> bool {
+    !a.starts_with(b"W/") && a == b
+}
+
 /// Compares two entity tags, ignoring the weakness flag.
 fn weak_eq(a: &[u8], b: &[u8]) -> bool {
     let strip = |t: &[u8]| t.strip_prefix(b"W/").map_or(t.to_vec(), <[u8]>::to_vec);
@@ -97,13 +124,19 @@ pub(crate) enum RangeReq {
 
 /// Interprets a `Range` value for a file of `len` bytes.
 pub(crate) fn parse_range(value: Option<&str>, len: u64) -> RangeReq {
-    let Some(spec) = value.and_then(|v| v.trim().strip_prefix("bytes=")) else {
+    let Some(spec) = value.and_then(|v| {
+        let v = v.trim();
+        let unit = v.get(..6)?;
+        unit.eq_ignore_ascii_case("bytes=").then(|| &v[6..])
+    }) else {
         return RangeReq::Full;
     };
-    if spec.contains(',') {
+    // A list: empty elements count for nothing (RFC 9110 section 5.6.1).
+    let mut ranges = spec.split(',').map(str::trim).filter(|r| !r.is_empty());
+    let (Some(range), None) = (ranges.next(), ranges.next()) else {
         return RangeReq::Full;
-    }
-    let Some((a, b)) = spec.trim().split_once('-') else {
+    };
+    let Some((a, b)) = range.split_once('-') else {
         return RangeReq::Full;
     };
     let (a, b) = (a.trim(), b.trim());
@@ -147,6 +180,13 @@ mod tests {
         assert_eq!(parse_range(Some("bytes=0-1,3-4"), 10), Full);
         assert_eq!(parse_range(Some("bytes=4-2"), 10), Full);
         assert_eq!(parse_range(Some("items=0-1"), 10), Full);
+        assert_eq!(parse_range(Some("BYTES=1-2"), 10), Part(1, 2));
+        assert_eq!(parse_range(Some("Bytes=-2"), 10), Part(8, 9));
+        assert_eq!(parse_range(Some("bytes=1-2,"), 10), Part(1, 2));
+        assert_eq!(parse_range(Some("bytes=, 1-2 ,,"), 10), Part(1, 2));
+        assert_eq!(parse_range(Some("bytes=,"), 10), Full);
+        assert_eq!(parse_range(Some("bytes"), 10), Full);
+        assert_eq!(parse_range(Some("bytés=1-2"), 10), Full);
         assert_eq!(parse_range(None, 10), Full);
     }
 }

@@ -4,6 +4,7 @@
 //! links, and links are relative and start with `./`, so a file name can
 //! inject neither markup nor a `javascript:` URL.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use waiter_http::Response;
@@ -20,12 +21,16 @@ pub(crate) async fn render(
     dotfiles: bool,
 ) -> Result<Response, WebError> {
     let entries = waiter_rt::fs::read_dir(dir).await.map_err(io_error)?;
-    let mut rows: Vec<(bool, String)> = entries
+    // (is a directory, name shown, the name's bytes for the link)
+    let mut rows: Vec<(bool, String, Vec<u8>)> = entries
         .into_iter()
-        .map(|e| (e.file_type.is_dir(), e.name.to_string_lossy().into_owned()))
-        .filter(|(_, name)| dotfiles || !name.starts_with('.'))
+        .map(|e| {
+            let shown = e.name.to_string_lossy().into_owned();
+            (e.file_type.is_dir(), shown, e.name.as_bytes().to_vec())
+        })
+        .filter(|(_, name, _)| dotfiles || !name.starts_with('.'))
         .collect();
-    rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
     let title = html_escape(shown_path);
     let mut html = format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of {title}</title></head>\n\
@@ -34,9 +39,9 @@ pub(crate) async fn render(
     if shown_path != "/" {
         html.push_str("<li><a href=\"../\">../</a></li>\n");
     }
-    for (is_dir, name) in rows {
+    for (is_dir, name, bytes) in rows {
         let slash = if is_dir { "/" } else { "" };
-        let href = percent_encode_path(&name);
+        let href = percent_encode_path(&bytes);
         html.push_str(&format!(
             "<li><a href=\"./{href}{slash}\">{}{slash}</a></li>\n",
             html_escape(&name)

@@ -206,6 +206,10 @@ impl Inner {
                 format!("public, max-age={}", age.as_secs()),
             );
         }
+        if v.precondition_failed(req) {
+            res.headers.remove("cache-control");
+            return res.with_status(status_code(412));
+        }
         if v.not_modified(req) {
             return res.with_status(status_code(304));
         }
