@@ -171,6 +171,21 @@ fn smuggling_vectors_get_400_and_close() {
 }
 
 #[test]
+fn bytes_no_request_line_may_hold_get_400_before_any_line_end() {
+    let srv = echo_server();
+    // The start of a TLS ClientHello, sent to the plain port: its client
+    // then waits for an answer, so the server must not wait for a line end.
+    let mut s = util::connect(srv.addr);
+    s.write_all(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+        .unwrap();
+    let started = std::time::Instant::now();
+    let r = read_to_close(&mut s);
+    assert_eq!(status(&r), 400, "{r:?}");
+    assert!(r.contains("connection: close"), "{r}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
 fn oversized_heads_get_414_and_431() {
     let srv = echo_server();
     let long_target = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(20_000));

@@ -14,10 +14,15 @@
 //! prefix of the input either reports "incomplete" or the same error as the
 //! whole input, so feeding a head in pieces gives the same result as
 //! feeding it at once. A line is checked, and given to the sink, only once
-//! its CRLF has arrived; the checks of one line run in a fixed order, and
-//! the fast paths below (word-at-a-time byte classes) only decide whether
-//! a line is valid: any line they reject is re-checked by the plain checks,
-//! which pick the error.
+//! its CRLF has arrived, with one exception: a request line's method and
+//! target are checked as their bytes arrive, because their errors are
+//! decided by the first byte no request line may have there (so a TLS
+//! handshake or other garbage gets its 400 at once, not a 414 or a timeout
+//! once the buffer fills). Within the line-length limit a bad byte is
+//! reported first; past it, the limit. The checks of one line run in a
+//! fixed order, and the fast paths below (word-at-a-time byte classes) only
+//! decide whether a line is valid: any line they reject is re-checked by
+//! the plain checks, which pick the error.
 
 use crate::error::{ErrorKind, ParseError};
 use crate::h1::head::{trim_ows, Version};
@@ -302,11 +307,17 @@ pub(crate) fn scan_head_into<'a, S: HeadSink<'a>>(
         let rest = &buf[line..];
         let Some(off) = find_line_end(rest) else {
             if !rest.is_empty() {
+                if !started {
+                    check_start_prefix(limits, line, rest, start)?;
+                }
                 check_limits(limits, line, rest.len(), !started, start)?;
             }
             return Ok(None);
         };
         let eol = line + off;
+        if !started && off > 0 {
+            check_start_prefix(limits, line, &rest[..off], start)?;
+        }
         check_limits(limits, line, off, !started && off > 0, start)?;
         if buf[eol] == b'\n' {
             return Err(ErrorKind::BareLf.into());
@@ -487,25 +498,59 @@ fn check_limits(
     Ok(())
 }
 
-/// `method SP request-target SP HTTP-version`, single spaces only.
+/// The bytes of a start line seen so far (`bytes`, beginning at offset
+/// `line` of the head, no CR or LF among them): for a request, the method
+/// and target checked as far as they go, within the bytes the limits
+/// allow the line (past them, [`check_limits`] reports the limit).
+fn check_start_prefix(
+    limits: &Limits,
+    line: usize,
+    bytes: &[u8],
+    start: StartLine,
+) -> Result<(), ParseError> {
+    if start != StartLine::Request {
+        return Ok(());
+    }
+    let room = limits
+        .max_request_line
+        .min(limits.max_head_bytes.saturating_sub(line + 2));
+    request_line_prefix(&bytes[..bytes.len().min(room)]).map(|_| ())
+}
+
+/// Scans `method SP request-target SP` of a request line (or of the part
+/// of one that has arrived), left to right: the error of the first byte no
+/// request line may have there, or where the version begins (`None` if
+/// the bytes end before it).
+fn request_line_prefix(line: &[u8]) -> Result<Option<usize>, ParseError> {
+    let m = tchar_run(line);
+    match line.get(m) {
+        None => return Ok(None),
+        Some(b' ') if m > 0 => {}
+        Some(b' ') => return Err(ErrorKind::RequestLine.into()),
+        Some(_) => return Err(ErrorKind::Method.into()),
+    }
+    let rest = &line[m + 1..];
+    let t = target_run(rest);
+    match rest.get(t) {
+        None => Ok(None),
+        Some(b' ') if t > 0 => Ok(Some(m + 1 + t + 1)),
+        Some(b' ') => Err(ErrorKind::RequestLine.into()),
+        Some(_) => Err(ErrorKind::Target.into()),
+    }
+}
+
+/// `method SP request-target SP HTTP-version`, single spaces only, checked
+/// left to right (see [`request_line_prefix`]).
 fn check_request_line(line: &[u8]) -> Result<(), ParseError> {
     if line == b"PRI * HTTP/2.0" {
         return Err(ErrorKind::Http2Preface.into());
     }
-    let mut parts = line.splitn(4, |&b| b == b' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let Some(v) = request_line_prefix(line)? else {
         return Err(ErrorKind::RequestLine.into());
     };
-    if method.is_empty() || target.is_empty() || version.is_empty() {
+    let version = &line[v..];
+    if version.is_empty() || version.contains(&b' ') {
         return Err(ErrorKind::RequestLine.into());
-    }
-    if !method.iter().all(|&b| is_tchar(b)) {
-        return Err(ErrorKind::Method.into());
-    }
-    if !target.iter().all(|&b| is_target_byte(b)) {
-        return Err(ErrorKind::Target.into());
     }
     parse_version(version).map(|_| ())
 }
@@ -645,6 +690,39 @@ mod tests {
     }
 
     #[test]
+    fn a_request_line_is_refused_at_its_first_bad_byte() {
+        // A TLS ClientHello, and other bytes no method or target may hold,
+        // are refused before any line end arrives.
+        assert_eq!(scan(b"\x16\x03\x01\x02\x00"), Err(ErrorKind::Method));
+        assert_eq!(scan(b"GE\x01"), Err(ErrorKind::Method));
+        assert_eq!(scan(b" GET"), Err(ErrorKind::RequestLine));
+        assert_eq!(scan(b"GET /a\x01b"), Err(ErrorKind::Target));
+        assert_eq!(scan(b"GET  /"), Err(ErrorKind::RequestLine));
+        // Valid so far: more is needed, whatever the version part holds.
+        assert_eq!(scan(b"GET"), Ok(None));
+        assert_eq!(scan(b"GET /a?b=c"), Ok(None));
+        assert_eq!(scan(b"GET / x y"), Ok(None));
+        // Within the line-length limit a bad byte is reported, past it the
+        // limit, whether the line is complete or not.
+        let limits = Limits::default();
+        let long = vec![b'A'; limits.max_request_line + 1];
+        let mut bad_late = long.clone();
+        bad_late.push(0x01);
+        let mut bad_early = long.clone();
+        bad_early[10] = 0x01;
+        for (line, want) in [
+            (&long, ErrorKind::UriTooLong),
+            (&bad_late, ErrorKind::UriTooLong),
+            (&bad_early, ErrorKind::Method),
+        ] {
+            assert_eq!(scan(line), Err(want));
+            let mut whole = line.clone();
+            whole.extend_from_slice(b" / HTTP/1.1\r\n\r\n");
+            assert_eq!(scan(&whole), Err(want));
+        }
+    }
+
+    #[test]
     fn start_line_shapes() {
         assert_eq!(
             scan(b"GET  / HTTP/1.1\r\n\r\n"),
@@ -662,10 +740,11 @@ mod tests {
             scan(b"GET /a b HTTP/1.1\r\n\r\n"),
             Err(ErrorKind::RequestLine)
         );
-        assert_eq!(
-            scan(b"GET /\tHTTP/1.1\r\n\r\n"),
-            Err(ErrorKind::RequestLine)
-        );
+        // A tab is no separator: the target holds a byte no target may.
+        assert_eq!(scan(b"GET /\tHTTP/1.1\r\n\r\n"), Err(ErrorKind::Target));
+        assert_eq!(scan(b"GET\t/ HTTP/1.1\r\n\r\n"), Err(ErrorKind::Method));
+        assert_eq!(scan(b"GET /\r\n\r\n"), Err(ErrorKind::RequestLine));
+        assert_eq!(scan(b"GET / \r\n\r\n"), Err(ErrorKind::RequestLine));
         assert_eq!(scan(b"G(T / HTTP/1.1\r\n\r\n"), Err(ErrorKind::Method));
         assert_eq!(scan(b"GET /\x7f HTTP/1.1\r\n\r\n"), Err(ErrorKind::Target));
         assert_eq!(
