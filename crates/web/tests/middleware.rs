@@ -103,8 +103,46 @@ fn cors_simple_requests() {
         (r.status, r.header("access-control-allow-origin")),
         (200, None)
     );
+    // The answer depends on the origin, so every response says so, even
+    // to a request from another origin or from none.
+    assert_eq!(r.header("vary"), Some("origin"));
     let r = request(addr, "GET", "/data", &[], b"");
     assert_eq!(r.header("access-control-allow-origin"), None);
+    assert_eq!(r.header("vary"), Some("origin"));
+}
+
+#[test]
+fn cors_with_credentials_and_any_origin_never_echoes_null() {
+    let addr = serve(|| {
+        let mut app = App::new();
+        app.use_(Cors::new().credentials(true));
+        app.get("/data", |_req: Request| async { text("data") });
+        app
+    });
+    let r = request(
+        addr,
+        "GET",
+        "/data",
+        &[("origin", "https://a.example")],
+        b"",
+    );
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://a.example")
+    );
+    assert_eq!(r.header("access-control-allow-credentials"), Some("true"));
+    let r = request(addr, "GET", "/data", &[("origin", "null")], b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    assert_eq!(r.header("access-control-allow-credentials"), None);
+    let r = request(
+        addr,
+        "OPTIONS",
+        "/data",
+        &[("origin", "null"), ("access-control-request-method", "GET")],
+        b"",
+    );
+    assert_eq!(r.status, 403);
 }
 
 #[test]
@@ -161,6 +199,12 @@ fn gzip_app() -> App {
         .get("/large", |_req: Request| async { text(large()) })
         .get("/png", |_req: Request| async {
             waiter_web::Response::bytes("image/png", medium())
+        })
+        .get("/varied", |_req: Request| async {
+            let mut r = text(medium());
+            r.headers.append("vary", "cookie");
+            r.headers.append("vary", "authorization");
+            r
         });
     app
 }
@@ -202,5 +246,28 @@ fn gzip_compresses_only_when_it_should() {
     assert_eq!(
         (r.header("content-encoding"), r.header("vary")),
         (None, None)
+    );
+    // An explicit gzip entry decides; `*` only stands for codings not
+    // listed; `q` in any case; a weight that does not parse refuses.
+    for (accept, gzipped) in [
+        ("gzip;q=0, *", false),
+        ("*, gzip;q=0", false),
+        ("GZIP; Q=0", false),
+        ("gzip;q=zz", false),
+        ("identity, *;q=0", false),
+        ("*", true),
+        ("x-gzip", true),
+        ("gzip;q=0.1, *;q=0", true),
+        ("br;q=1, GZip ; Q=0.5", true),
+    ] {
+        let r = request(addr, "GET", "/medium", &[("accept-encoding", accept)], b"");
+        assert_eq!(r.header("content-encoding").is_some(), gzipped, "{accept}");
+    }
+    // Every Vary field's values are kept when one is added.
+    let r = request(addr, "GET", "/varied", &[gz], b"");
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    assert_eq!(
+        r.header("vary"),
+        Some("cookie, authorization, accept-encoding")
     );
 }

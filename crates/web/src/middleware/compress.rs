@@ -77,18 +77,32 @@ impl Compression {
     }
 }
 
-/// Whether `Accept-Encoding` allows gzip.
+/// Whether `Accept-Encoding` allows gzip (RFC 9110 section 12.5.3): a
+/// `gzip` (or `x-gzip`) entry decides by its weight, and only without one
+/// does `*` (which stands for the codings not listed); `q` is matched
+/// without regard to case, and an entry whose weight does not parse counts
+/// as weight 0.
 pub(crate) fn accepts_gzip(req: &Request) -> bool {
-    req.headers().list("accept-encoding").any(|item| {
+    let (mut gzip, mut star) = (None::<f32>, None::<f32>);
+    for item in req.headers().list("accept-encoding") {
         let item = String::from_utf8_lossy(item);
         let mut parts = item.split(';');
         let coding = parts.next().unwrap_or("").trim();
         let q = parts
-            .find_map(|p| p.trim().strip_prefix("q="))
-            .and_then(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
-        q > 0.0 && (coding.eq_ignore_ascii_case("gzip") || coding == "*")
-    })
+            .find_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                k.trim()
+                    .eq_ignore_ascii_case("q")
+                    .then(|| v.trim().to_owned())
+            })
+            .map_or(1.0, |q| q.parse::<f32>().unwrap_or(0.0));
+        if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            gzip = Some(gzip.map_or(q, |g| g.max(q)));
+        } else if coding == "*" {
+            star = Some(star.map_or(q, |s| s.max(q)));
+        }
+    }
+    gzip.or(star).is_some_and(|q| q > 0.0)
 }
 
 /// Whether a content type is worth compressing.

@@ -9,7 +9,13 @@
 //! response headers) added; from another origin it runs unchanged, and the
 //! browser blocks the response. Invariant: with credentials allowed the
 //! origin is echoed, never `*`, and `Vary: Origin` is always set when the
-//! answer depends on the origin.
+//! answer depends on the origin (a list of origins, or credentials), on
+//! every response including those to requests without `Origin` or from an
+//! origin not allowed, so a shared cache never serves one origin's answer
+//! to another. With credentials and any origin, the opaque origin `null`
+//! (sandboxed frames, `file:` pages, some redirects) is not echoed: it
+//! would let any such page read responses made with the user's cookies.
+//! List it explicitly to allow it.
 
 use waiter_http::{Method, Response};
 
@@ -95,9 +101,14 @@ impl Cors {
     /// Whether `origin` may read responses.
     fn allows(&self, origin: &str) -> bool {
         match &self.origins {
-            None => true,
+            None => !(self.credentials && origin == "null"),
             Some(list) => list.iter().any(|o| o == origin),
         }
+    }
+
+    /// Whether the answer depends on the request's origin.
+    fn varies(&self) -> bool {
+        self.origins.is_some() || self.credentials
     }
 
     /// The `Access-Control-Allow-Origin` value for `origin`.
@@ -117,7 +128,7 @@ impl Cors {
             res.headers
                 .insert("access-control-allow-credentials", "true");
         }
-        if self.origins.is_some() || self.credentials {
+        if self.varies() {
             add_vary(&mut res.headers, "origin");
         }
     }
@@ -158,8 +169,19 @@ impl Cors {
 
 impl Middleware for Cors {
     fn call(&self, req: Request, next: Next) -> BoxFuture {
+        let varies = self.varies();
+        // Unchanged but for `Vary: Origin` when the answer depends on it.
+        let pass = move |req: Request, next: Next| -> BoxFuture {
+            Box::pin(async move {
+                let mut res = next.run(req).await;
+                if varies {
+                    add_vary(&mut res.headers, "origin");
+                }
+                Ok(res)
+            })
+        };
         let Some(origin) = req.header("origin").map(str::to_owned) else {
-            return Box::pin(async move { Ok(next.run(req).await) });
+            return pass(req, next);
         };
         if *req.method() == Method::Options {
             if let Some(m) = req.header("access-control-request-method") {
@@ -168,7 +190,7 @@ impl Middleware for Cors {
             }
         }
         if !self.allows(&origin) {
-            return Box::pin(async move { Ok(next.run(req).await) });
+            return pass(req, next);
         }
         // Build the headers now, so the future does not borrow `self`.
         let mut extra = Response::new(waiter_http::StatusCode::OK);

@@ -18,14 +18,16 @@ pub use request_id::{RequestId, RequestIdValue};
 
 use waiter_http::Headers;
 
-/// Adds `token` to the `Vary` field unless it is already listed.
+/// Adds `token` to the `Vary` field unless it is already listed; the
+/// values of every `Vary` field line are kept, merged into one.
 pub(crate) fn add_vary(headers: &mut Headers, token: &str) {
     if headers.contains_token("vary", token) || headers.contains_token("vary", "*") {
         return;
     }
-    let merged = match headers.get_str("vary") {
-        Some(v) if !v.trim().is_empty() => format!("{v}, {token}"),
-        _ => token.to_owned(),
-    };
-    headers.insert("vary", merged);
+    let mut merged: Vec<String> = headers
+        .list("vary")
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    merged.push(token.to_owned());
+    headers.insert("vary", merged.join(", "));
 }
