@@ -112,6 +112,7 @@ fn print_config_lists_limits_and_exits() {
         "max_connections",
         "max_head_bytes",
         "max_headers",
+        "max_drain",
     ] {
         assert!(text.contains(key), "{key} missing from {text}");
     }

@@ -116,6 +116,26 @@ fn an_unread_body_is_skipped_and_the_connection_reused() {
 }
 
 #[test]
+fn a_large_unread_body_is_not_read_to_its_end() {
+    // A 100 MB upload to a handler that answers at once: the server sends
+    // the answer and closes, rather than reading 100 MB it would drop.
+    let srv = start(Server::builder(), || {
+        |_req: Request| async move {
+            Response::text("too big").with_status(StatusCode::from_u16(413).unwrap())
+        }
+    });
+    let mut s = connect(srv.addr);
+    s.write_all(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")
+        .unwrap();
+    s.write_all(&[b'x'; 64 * 1024]).unwrap();
+    let started = std::time::Instant::now();
+    let r = read_to_close(&mut s);
+    assert_eq!(status(&r), 413, "{r}");
+    assert_eq!(body(&r), "too big");
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
+
+#[test]
 fn expect_100_continue_is_sent_when_the_handler_reads() {
     let srv = echo_server();
     let mut s = connect(srv.addr);

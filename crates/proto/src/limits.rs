@@ -24,6 +24,12 @@ pub const MAX_HEADERS: usize = 100;
 /// us scan unlimited bytes that never reach the application.
 pub const MAX_CHUNK_EXT_BYTES: usize = 16 * 1024;
 
+/// Default for [`Limits::max_drain`]: 256 KiB, as Go's server. A body the
+/// handler left unread is skipped to reuse the connection only while that
+/// costs little; a client that uploads 100 MB to a route answering 413 or
+/// 404 is cut off instead of being read to the end.
+pub const MAX_DRAIN: u64 = 256 * 1024;
+
 /// Limits applied to one message (head, body and trailers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -41,6 +47,12 @@ pub struct Limits {
     /// Maximum body size, if any. 413; a Content-Length above it is
     /// rejected as soon as the head is parsed.
     pub max_body: Option<u64>,
+    /// Most bytes of a request body left unread by its handler that are
+    /// read and dropped after the response so the connection can serve the
+    /// next request. A body known to be longer is not read at all, and one
+    /// of unknown length (chunked) that runs past it stops being read: in
+    /// both cases the connection closes after the response.
+    pub max_drain: u64,
 }
 
 impl Default for Limits {
@@ -51,6 +63,7 @@ impl Default for Limits {
             max_headers: MAX_HEADERS,
             max_chunk_ext_bytes: MAX_CHUNK_EXT_BYTES,
             max_body: None,
+            max_drain: MAX_DRAIN,
         }
     }
 }

@@ -239,6 +239,53 @@ fn answering_before_continue_closes_the_connection() {
 }
 
 #[test]
+fn an_unread_body_longer_than_max_drain_is_not_read_and_the_connection_closes() {
+    let max = Limits::default().max_drain;
+    // Known from Content-Length: closed when the response ends.
+    let head = format!(
+        "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        max + 1
+    );
+    let mut p = Peer::new(head.as_bytes());
+    assert_eq!(p.poll(), req("POST /a"));
+    p.respond(StatusCode::from_u16(413).unwrap(), b"");
+    assert!(p.conn.is_closed());
+    assert_eq!(p.poll(), Ev::Closed);
+
+    // Exactly max_drain is still skipped, and the next request served.
+    let head = format!("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: {max}\r\n\r\n");
+    let mut p = Peer::new(head.as_bytes());
+    assert_eq!(p.poll(), req("POST /a"));
+    p.respond(StatusCode::OK, b"");
+    assert!(!p.conn.is_closed());
+    p.input.extend(std::iter::repeat_n(b'x', max as usize));
+    p.input.extend_from_slice(GET.as_bytes());
+    assert_eq!(p.poll_all(), [req("GET /"), Ev::End(None), Ev::NeedMore]);
+
+    // Chunked: skipped until max_drain bytes, then closed, having looked
+    // at no more than that.
+    let mut p = Peer::new(b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+    assert_eq!(p.poll(), req("POST /a"));
+    p.respond(StatusCode::OK, b"");
+    let chunk = format!("400\r\n{}\r\n", "y".repeat(0x400));
+    for _ in 0..(max as usize / chunk.len() + 2) {
+        p.input.extend_from_slice(chunk.as_bytes());
+    }
+    let before = p.input.len();
+    assert_eq!(p.poll_all().last(), Some(&Ev::Closed));
+    assert_eq!(before - p.input.len(), max as usize);
+    assert!(p.conn.is_closed());
+
+    // A short chunked body is skipped as before.
+    let mut p = Peer::new(b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+    assert_eq!(p.poll(), req("POST /a"));
+    p.respond(StatusCode::OK, b"");
+    p.input
+        .extend_from_slice(format!("3\r\nabc\r\n0\r\n\r\n{GET}").as_bytes());
+    assert_eq!(p.poll_all(), [req("GET /"), Ev::End(None), Ev::NeedMore]);
+}
+
+#[test]
 fn unread_body_is_drained_and_the_next_request_served() {
     let mut p = Peer::new(b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234");
     assert_eq!(p.poll(), req("POST /a"));

@@ -73,7 +73,7 @@ impl Default for ServerConfig {
 impl fmt::Display for ServerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let l = &self.limits;
-        let rows: [(&str, String); 16] = [
+        let rows: [(&str, String); 17] = [
             ("headers_timeout", format!("{:?}", self.headers_timeout)),
             ("request_timeout", format!("{:?}", self.request_timeout)),
             (
@@ -106,6 +106,7 @@ impl fmt::Display for ServerConfig {
                 l.max_body
                     .map_or("unlimited".to_owned(), |b| format!("{b} bytes")),
             ),
+            ("max_drain", format!("{} bytes", l.max_drain)),
         ];
         for (i, (k, v)) in rows.iter().enumerate() {
             if i > 0 {

@@ -161,6 +161,15 @@ impl Decoder {
         }
     }
 
+    /// Body bytes still to come, when the framing says (Content-Length).
+    pub fn remaining(&self) -> Option<u64> {
+        match &self.kind {
+            Kind::Length(remaining) => Some(*remaining),
+            Kind::Empty => Some(0),
+            _ => None,
+        }
+    }
+
     /// Whether the whole body has been decoded.
     pub fn is_done(&self) -> bool {
         match &self.kind {

@@ -112,8 +112,9 @@ enum Reading {
     Continue(Decoder),
     /// Reading a request body.
     Body(Decoder),
-    /// Skipping the rest of a body whose response is already complete.
-    Drain(Decoder),
+    /// Skipping the rest of a body whose response is already complete,
+    /// with how many more bytes may be skipped (see `Limits::max_drain`).
+    Drain(Decoder, u64),
     /// An upgrade or CONNECT request was read; waiting for its response.
     AwaitUpgrade,
     /// The connection was handed to another protocol.
@@ -222,7 +223,7 @@ impl Conn {
                 Reading::Init | Reading::KeepAlive => self.read_head(rest),
                 Reading::Continue(_) | Reading::AwaitUpgrade => Step::new(0, Event::Paused),
                 Reading::Body(_) => self.read_body(rest),
-                Reading::Drain(_) => match self.drain(rest) {
+                Reading::Drain(..) => match self.drain(rest) {
                     Ok(n) => {
                         skipped += n;
                         continue;
@@ -252,7 +253,7 @@ impl Conn {
             Reading::Init | Reading::KeepAlive => {
                 self.keep_alive && !self.eof && self.queue.len() < MAX_PIPELINED
             }
-            Reading::Body(_) | Reading::Drain(_) => !self.eof,
+            Reading::Body(_) | Reading::Drain(..) => !self.eof,
             _ => false,
         }
     }
@@ -387,14 +388,27 @@ impl Conn {
     /// Skips body bytes: `Ok(n)` to go on after `n` bytes, `Err(step)` to
     /// report `step`.
     fn drain(&mut self, input: &[u8]) -> Result<usize, Step> {
-        let Reading::Drain(decoder) = &mut self.reading else {
+        let Reading::Drain(decoder, budget) = &mut self.reading else {
             unreachable!("drain is only called while draining")
         };
-        match decoder.decode(input) {
+        // Never look at more input than the budget allows.
+        let room = input
+            .len()
+            .min(usize::try_from(*budget).unwrap_or(usize::MAX));
+        let r = decoder.decode(&input[..room]);
+        if let Ok(d) = &r {
+            *budget -= d.consumed as u64;
+        }
+        match r {
             Err(e) => Err(self.fail(e, false, false)),
             Ok(d) if d.done => {
                 self.reading = self.next_head_state();
                 Ok(d.consumed)
+            }
+            Ok(d) if matches!(self.reading, Reading::Drain(_, 0)) => {
+                // Longer than is worth skipping: stop reading and close.
+                self.close();
+                Err(Step::new(d.consumed, Event::Closed))
             }
             Ok(d) if d.consumed > 0 && d.consumed < input.len() => Ok(d.consumed),
             Ok(_) if self.eof => Err(self.fail(ErrorKind::IncompleteBody.into(), false, false)),
@@ -420,7 +434,7 @@ impl Conn {
     #[inline]
     fn set_reading(&mut self, next: Reading) {
         match std::mem::replace(&mut self.reading, next) {
-            Reading::Continue(d) | Reading::Body(d) | Reading::Drain(d) => d.release(),
+            Reading::Continue(d) | Reading::Body(d) | Reading::Drain(d, _) => d.release(),
             _ => {}
         }
     }

@@ -365,13 +365,17 @@ impl Conn {
         } else if self.queue.is_empty() {
             match &self.reading {
                 Reading::Body(d) if d.is_done() => self.set_reading(self.next_head_state()),
+                // Known to be longer than is worth skipping: close.
+                Reading::Body(d) if d.remaining().is_some_and(|n| n > self.limits.max_drain) => {
+                    self.close();
+                }
                 Reading::Body(_) => {
                     let Reading::Body(decoder) =
                         std::mem::replace(&mut self.reading, Reading::Closed)
                     else {
                         unreachable!("matched above")
                     };
-                    self.reading = Reading::Drain(decoder);
+                    self.reading = Reading::Drain(decoder, self.limits.max_drain);
                 }
                 Reading::AwaitUpgrade => self.reading = self.next_head_state(),
                 _ => {}
