@@ -10,8 +10,16 @@
 //! response arrived is marked retryable: the server most likely closed the
 //! idle connection while the request was on its way (the keep-alive race),
 //! so the request was not processed.
+//!
+//! The response is read while the request is written (RFC 9112 section
+//! 9.5): a final response that arrives before the body is sent is taken.
+//! If it refuses the body (a status of 300 or more, or the server closing
+//! the connection) the rest of the body is not sent; otherwise the body is
+//! sent to its end, and a write that fails after the head arrived still
+//! gives the response. Either way a connection whose request body was not
+//! sent whole is not reused.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -163,103 +171,164 @@ impl ClientConn {
     }
 
     /// Reads more bytes into the buffer; `Ok(0)` is end of stream.
-    ///
-    /// The read lands in a per-thread scratch buffer that was zeroed once,
-    /// and only the bytes read are copied on: handing the socket the
-    /// buffer's spare capacity would mean zeroing 16 KiB before every read,
-    /// which costs more than the read itself for a small response.
     pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        SCRATCH.with(|scratch| {
-            let mut scratch = scratch.borrow_mut();
-            let r = self.stream.poll_read_buf(cx, &mut scratch[..]);
-            if let Poll::Ready(Ok(n)) = r {
-                self.buf.extend_from_slice(&scratch[..n]);
-            }
-            r
-        })
+        fill(&self.stream, &mut self.buf, cx)
     }
 
-    /// Writes `head`, then `body` framed by `encoder`.
-    pub(crate) async fn write_request(
-        &self,
+    /// Writes the request (`head`, then `body` framed by `encoder`) and
+    /// reads the head of its response at the same time (see the module
+    /// docs); returns the head and whether the whole request was sent.
+    pub(crate) async fn exchange(
+        &mut self,
         head: Vec<u8>,
         body: OutBody,
-        mut encoder: Encoder,
-    ) -> Result<(), Failure> {
-        let failed = |e: io::Error| Failure {
-            retryable: self.reused,
-            error: ClientError::io("error writing the request", e),
-        };
-        let mut pending = head;
-        match body {
-            OutBody::Empty | OutBody::Spent => {}
-            OutBody::Full(b) => {
-                write_two(&self.stream, &pending, &b)
-                    .await
-                    .map_err(failed)?;
-                return Ok(());
-            }
-            OutBody::Stream(mut s) => {
-                while let Some(chunk) = poll_fn(|cx| s.as_mut().poll_next(cx)).await {
-                    let chunk = chunk.map_err(|e| {
-                        ClientError::with_source(
-                            ClientErrorKind::RequestBody,
-                            "the request body stream failed",
-                            e,
-                        )
-                    })?;
-                    let frame = encoder.frame(chunk.len()).map_err(invalid_body)?;
-                    pending.extend_from_slice(frame.prefix());
-                    let data = if frame.sends_data() { &chunk[..] } else { &[] };
-                    write_two(&self.stream, &pending, data)
-                        .await
-                        .map_err(failed)?;
-                    pending.clear();
-                    pending.extend_from_slice(frame.suffix());
-                }
-            }
-        }
-        encoder.finish(&mut pending).map_err(invalid_body)?;
-        self.stream.write_all(&pending).await.map_err(failed)
-    }
-
-    /// Reads until a final response head (skipping 1xx other than 101)
-    /// and consumes it from the buffer.
-    pub(crate) async fn read_head(
-        &mut self,
+        encoder: Encoder,
         method: &Method,
         limits: &Limits,
-    ) -> Result<ParsedResponse, Failure> {
-        let mut received = false;
-        loop {
-            match parse_response(&self.buf, limits, method) {
-                Ok(Some(p)) => {
-                    let _ = self.buf.split_to(p.head_len);
-                    let status = p.head.status;
-                    if status.is_informational() && status.as_u16() != 101 {
-                        continue;
+    ) -> Result<(ParsedResponse, bool), Failure> {
+        let reused = self.reused;
+        let stream = &self.stream;
+        let mut write = std::pin::pin!(write_request(stream, reused, head, body, encoder));
+        let mut read = std::pin::pin!(read_head(stream, &mut self.buf, reused, method, limits));
+        let mut wrote: Option<Result<(), Failure>> = None;
+        let mut parsed: Option<ParsedResponse> = None;
+        poll_fn(|cx| {
+            if parsed.is_none() {
+                if let Poll::Ready(r) = read.as_mut().poll(cx) {
+                    match r {
+                        Ok(p) => parsed = Some(p),
+                        // No response: a failed write says more, if any.
+                        Err(e) => {
+                            return Poll::Ready(Err(match wrote.take() {
+                                Some(Err(w)) => w,
+                                _ => e,
+                            }))
+                        }
                     }
-                    return Ok(p);
                 }
-                Ok(None) => {}
-                Err(e) => return Err(ClientError::parse(e).into()),
             }
-            let r = poll_fn(|cx| self.poll_fill(cx)).await;
-            let retryable = self.reused && !received;
-            let error = match r {
-                Ok(0) => ClientError::io(
-                    "the server closed the connection before the response head",
-                    io::ErrorKind::UnexpectedEof.into(),
-                ),
-                Ok(_) => {
-                    received = true;
-                    continue;
+            if wrote.is_none() {
+                if parsed.as_ref().is_some_and(refuses_body) {
+                    return Poll::Ready(Ok((parsed.take().expect("checked"), false)));
                 }
-                Err(e) => ClientError::io("error reading the response head", e),
-            };
-            return Err(Failure { error, retryable });
+                if let Poll::Ready(r) = write.as_mut().poll(cx) {
+                    wrote = Some(r);
+                }
+            }
+            match (&wrote, parsed.take()) {
+                (Some(r), Some(p)) => Poll::Ready(Ok((p, r.is_ok()))),
+                (_, p) => {
+                    parsed = p;
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+}
+
+/// Whether an early response says the server does not want the rest of
+/// the request body.
+fn refuses_body(p: &ParsedResponse) -> bool {
+    !p.keep_alive || p.head.status.as_u16() >= 300
+}
+
+/// Writes `head`, then `body` framed by `encoder`.
+async fn write_request(
+    stream: &TcpStream,
+    reused: bool,
+    head: Vec<u8>,
+    body: OutBody,
+    mut encoder: Encoder,
+) -> Result<(), Failure> {
+    let failed = |e: io::Error| Failure {
+        retryable: reused,
+        error: ClientError::io("error writing the request", e),
+    };
+    let mut pending = head;
+    match body {
+        OutBody::Empty | OutBody::Spent => {}
+        OutBody::Full(b) => {
+            write_two(stream, &pending, &b).await.map_err(failed)?;
+            return Ok(());
+        }
+        OutBody::Stream(mut s) => {
+            while let Some(chunk) = poll_fn(|cx| s.as_mut().poll_next(cx)).await {
+                let chunk = chunk.map_err(|e| {
+                    ClientError::with_source(
+                        ClientErrorKind::RequestBody,
+                        "the request body stream failed",
+                        e,
+                    )
+                })?;
+                let frame = encoder.frame(chunk.len()).map_err(invalid_body)?;
+                pending.extend_from_slice(frame.prefix());
+                let data = if frame.sends_data() { &chunk[..] } else { &[] };
+                write_two(stream, &pending, data).await.map_err(failed)?;
+                pending.clear();
+                pending.extend_from_slice(frame.suffix());
+            }
         }
     }
+    encoder.finish(&mut pending).map_err(invalid_body)?;
+    stream.write_all(&pending).await.map_err(failed)
+}
+
+/// Reads until a final response head (skipping 1xx other than 101) and
+/// consumes it from `buf`.
+async fn read_head(
+    stream: &TcpStream,
+    buf: &mut BytesMut,
+    reused: bool,
+    method: &Method,
+    limits: &Limits,
+) -> Result<ParsedResponse, Failure> {
+    let mut received = false;
+    loop {
+        match parse_response(buf, limits, method) {
+            Ok(Some(p)) => {
+                let _ = buf.split_to(p.head_len);
+                let status = p.head.status;
+                if status.is_informational() && status.as_u16() != 101 {
+                    continue;
+                }
+                return Ok(p);
+            }
+            Ok(None) => {}
+            Err(e) => return Err(ClientError::parse(e).into()),
+        }
+        let r = poll_fn(|cx| fill(stream, buf, cx)).await;
+        let retryable = reused && !received;
+        let error = match r {
+            Ok(0) => ClientError::io(
+                "the server closed the connection before the response head",
+                io::ErrorKind::UnexpectedEof.into(),
+            ),
+            Ok(_) => {
+                received = true;
+                continue;
+            }
+            Err(e) => ClientError::io("error reading the response head", e),
+        };
+        return Err(Failure { error, retryable });
+    }
+}
+
+/// Reads more bytes from `stream` into `buf`; `Ok(0)` is end of stream.
+///
+/// The read lands in a per-thread scratch buffer that was zeroed once, and
+/// only the bytes read are copied on: handing the socket the buffer's spare
+/// capacity would mean zeroing 16 KiB before every read, which costs more
+/// than the read itself for a small response.
+fn fill(stream: &TcpStream, buf: &mut BytesMut, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+    SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        let r = stream.poll_read_buf(cx, &mut scratch[..]);
+        if let Poll::Ready(Ok(n)) = r {
+            buf.extend_from_slice(&scratch[..n]);
+        }
+        r
+    })
 }
 
 fn invalid_body(e: waiter_proto::EncodeError) -> ClientError {

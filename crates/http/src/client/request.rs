@@ -287,11 +287,12 @@ async fn attempt(
     let limit = req.timeout.unwrap_or(config.response_timeout);
     let method = &req.method;
     let io = async {
-        conn.write_request(head, body, encoder).await?;
-        let parsed = conn.read_head(method, &config.limits).await?;
-        Ok::<_, Failure>((conn, parsed))
+        let (parsed, sent) = conn
+            .exchange(head, body, encoder, method, &config.limits)
+            .await?;
+        Ok::<_, Failure>((conn, parsed, sent))
     };
-    let (conn, parsed) = match waiter_rt::timeout(limit, io).await {
+    let (conn, parsed, sent) = match waiter_rt::timeout(limit, io).await {
         Ok(r) => r?,
         Err(_) => {
             let e = format!("no response from {} within {limit:?}", req.url);
@@ -308,7 +309,8 @@ async fn attempt(
         req.url.to_string(),
         conn,
         decoder,
-        parsed.keep_alive && !close,
+        // A request body not sent whole leaves the connection unusable.
+        parsed.keep_alive && !close && sent,
         client.inner.pool.clone(),
     ))
 }
