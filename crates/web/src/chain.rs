@@ -10,7 +10,11 @@
 //! Invariant: an error ([`WebError`]) raised anywhere is rendered to a
 //! response by the app's error hook at the point where it crosses a
 //! [`Next::run`] or leaves the app, so middleware always sees a
-//! [`Response`], never an error.
+//! [`Response`], never an error. A panic in a handler or middleware is
+//! caught at the same point and becomes a 500 from the error hook, with
+//! `Connection: close`: the middleware around it still runs its code on
+//! the way out (CORS headers, request ids, logs), as Express passes a
+//! throwing handler's error to its error handler.
 
 use std::fmt;
 use std::future::Future;
@@ -97,12 +101,23 @@ impl fmt::Debug for Next {
 }
 
 impl Next {
-    /// Runs the rest of the chain; an error is rendered by the error hook.
+    /// Runs the rest of the chain; an error, or a panic, is rendered by
+    /// the error hook.
     pub async fn run(self, req: Request) -> Response {
         let hook = self.on_error.clone();
-        match self.call(req).await {
-            Ok(r) => r,
-            Err(e) => hook(e),
+        match (CatchPanic {
+            inner: self.call(req),
+        })
+        .await
+        {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => hook(e),
+            Err(msg) => {
+                tracing::error!(panic = %msg, "a handler panicked; answering 500");
+                let mut r = hook(WebError::internal());
+                r.headers.insert("connection", "close");
+                r
+            }
         }
     }
 
@@ -139,5 +154,37 @@ impl Handler for Options {
         let r =
             Response::new(crate::response::status_code(204)).with_header("allow", self.0.as_str());
         Box::pin(async move { Ok(r) })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Polls `inner`, turning a panic into its message.
+    struct CatchPanic<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let inner = self.project().inner;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(p) => p.map(Ok),
+            Err(payload) => {
+                let msg = if let Some(s) = payload.downcast_ref::<&str>() {
+                    (*s).to_owned()
+                } else if let Some(s) = payload.downcast_ref::<String>() {
+                    s.clone()
+                } else {
+                    "<non-string panic payload>".to_owned()
+                };
+                std::task::Poll::Ready(Err(msg))
+            }
+        }
     }
 }

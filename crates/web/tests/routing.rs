@@ -120,6 +120,34 @@ fn mounted_router_and_errors() {
 }
 
 #[test]
+fn a_panicking_handler_gets_the_error_hook_and_the_middleware_around_it() {
+    let addr = serve(|| {
+        let mut app = App::new();
+        app.use_(|req: Request, next: Next| async move {
+            next.run(req).await.with_header("x-outer", "1")
+        });
+        app.on_error(|e: WebError| {
+            text(format!("hook {}", e.status.as_u16())).with_status(e.status)
+        });
+        app.get("/panic", |_req: Request| async {
+            if true {
+                panic!("on purpose");
+            }
+            "never"
+        });
+        app.get("/fine", |_req: Request| async { "fine" });
+        app
+    });
+    let r = get(addr, "/panic");
+    assert_eq!(r.status, 500);
+    assert_eq!(r.text(), "hook 500");
+    assert_eq!(r.header("x-outer"), Some("1"));
+    assert_eq!(r.header("connection"), Some("close"));
+    // The server goes on.
+    assert_eq!(get(addr, "/fine").text(), "fine");
+}
+
+#[test]
 fn middleware_order_and_short_circuit() {
     let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let l = log.clone();
