@@ -93,8 +93,53 @@ impl Response {
         self
     }
 
-    /// A redirect (`302 Found` unless `status` says otherwise) to `location`.
+    /// A redirect (`302 Found` unless `status` says otherwise) to
+    /// `location`. Bytes a URL may not hold (non-ASCII text, spaces,
+    /// control bytes, a `%` not followed by two hex digits) are
+    /// percent-encoded, as Express's `res.location` does; what is already
+    /// encoded, and the URL's delimiters, are left as they are.
     pub fn redirect(status: StatusCode, location: &str) -> Response {
-        Response::new(status).with_header("location", location)
+        Response::new(status).with_header("location", encode_url(location))
+    }
+}
+
+/// `url` with every byte outside RFC 3986's unreserved and reserved
+/// characters percent-encoded, and `%` too unless it starts an escape.
+fn encode_url(url: &str) -> String {
+    let b = url.as_bytes();
+    let mut out = String::with_capacity(b.len());
+    for (i, &c) in b.iter().enumerate() {
+        let escape = c == b'%'
+            && b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+        if escape || c.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=".contains(&c) {
+            out.push(char::from(c));
+        } else {
+            out.push_str(&format!("%{c:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_url;
+
+    #[test]
+    fn locations_are_encoded_once() {
+        for (raw, want) in [
+            ("/café", "/caf%C3%A9"),
+            ("/a b?q=1&r=x y#top", "/a%20b?q=1&r=x%20y#top"),
+            ("/already%20done", "/already%20done"),
+            ("/100%", "/100%25"),
+            ("/%zz", "/%25zz"),
+            (
+                "https://h.example:8080/p/../q;x=1",
+                "https://h.example:8080/p/../q;x=1",
+            ),
+            ("/x\r\nSet-Cookie: a=b", "/x%0D%0ASet-Cookie:%20a=b"),
+        ] {
+            assert_eq!(encode_url(raw), want, "{raw}");
+        }
     }
 }

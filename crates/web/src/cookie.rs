@@ -1,8 +1,11 @@
 //! Cookies: parsing the `Cookie` request field and building `Set-Cookie`.
 //!
-//! Invariant: a [`SetCookie`] never writes a CR, LF or `;` from a name or
-//! value into the field (those characters are percent-encoded), so a cookie
-//! built from user input cannot inject attributes or header fields.
+//! Invariant: a [`SetCookie`] writes a name as a token and a value and
+//! attributes as cookie-octets (RFC 6265 section 4.1.1); every other byte,
+//! and `%` itself, is percent-encoded (so `=` in a name, a space, a quote,
+//! non-ASCII text), so a cookie built from user input cannot inject
+//! attributes or header fields, and [`parse_cookies`] gives the name and
+//! value back as they were set.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -10,7 +13,8 @@ use std::time::{Duration, SystemTime};
 use crate::codec::percent_decode;
 
 /// Parses a `Cookie` field value into `(name, value)` pairs, in order.
-/// Values are percent-decoded and stripped of surrounding quotes.
+/// Names and values are percent-decoded, values stripped of surrounding
+/// quotes.
 pub fn parse_cookies(header: &str) -> Vec<(String, String)> {
     header
         .split(';')
@@ -25,7 +29,7 @@ pub fn parse_cookies(header: &str) -> Vec<(String, String)> {
                 .strip_prefix('"')
                 .and_then(|v| v.strip_suffix('"'))
                 .unwrap_or(v);
-            Some((k.to_owned(), percent_decode(v, false)))
+            Some((percent_decode(k, false), percent_decode(v, false)))
         })
         .collect()
 }
@@ -128,16 +132,25 @@ impl SetCookie {
     }
 }
 
-/// Percent-encodes the bytes a cookie name, value or attribute must not hold.
-fn clean(s: &str) -> String {
+/// A tchar (RFC 9110 section 5.6.2): what a cookie name is made of.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$&'*+-.^_`|~".contains(&b)
+}
+
+/// A cookie-octet (RFC 6265 section 4.1.1): visible ASCII but `"`, `,`,
+/// `;` and `\`.
+fn is_cookie_octet(b: u8) -> bool {
+    matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E)
+}
+
+/// `s` with every byte outside `allowed`, and `%`, percent-encoded.
+fn clean(s: &str, allowed: fn(u8) -> bool) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_ascii_control() || matches!(c, ';' | ',' | ' ' | '"' | '\\' | '%') {
-            for b in c.to_string().bytes() {
-                out.push_str(&format!("%{b:02X}"));
-            }
+    for &b in s.as_bytes() {
+        if allowed(b) && b != b'%' {
+            out.push(char::from(b));
         } else {
-            out.push(c);
+            out.push_str(&format!("%{b:02X}"));
         }
     }
     out
@@ -145,12 +158,16 @@ fn clean(s: &str) -> String {
 
 impl fmt::Display for SetCookie {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}", clean(&self.name), clean(&self.value))?;
+        let (name, value) = (
+            clean(&self.name, is_token_byte),
+            clean(&self.value, is_cookie_octet),
+        );
+        write!(f, "{name}={value}")?;
         if let Some(p) = &self.path {
-            write!(f, "; Path={}", clean(p))?;
+            write!(f, "; Path={}", clean(p, is_cookie_octet))?;
         }
         if let Some(d) = &self.domain {
-            write!(f, "; Domain={}", clean(d))?;
+            write!(f, "; Domain={}", clean(d, is_cookie_octet))?;
         }
         if let Some(a) = self.max_age {
             write!(f, "; Max-Age={}", a.as_secs())?;
@@ -198,5 +215,23 @@ mod tests {
             s.to_string(),
             "sid=a%3Bb%0D%0AX:%20y; Path=/; Max-Age=60; HttpOnly; Secure; SameSite=Lax"
         );
+    }
+
+    #[test]
+    fn names_are_tokens_values_cookie_octets_and_both_round_trip() {
+        for (name, value, wire) in [
+            ("a=b", "café", "a%3Db=caf%C3%A9"),
+            ("x y", "1,2\"3\\", "x%20y=1%2C2%223%5C"),
+            ("pct", "100%", "pct=100%25"),
+            (
+                "ok",
+                "a.b-c_d~e!#$&'()*+/:<=>?@[]^`{|}",
+                "ok=a.b-c_d~e!#$&'()*+/:<=>?@[]^`{|}",
+            ),
+        ] {
+            let set = SetCookie::new(name, value).to_string();
+            assert_eq!(set, wire);
+            assert_eq!(parse_cookies(&set), [(name.to_owned(), value.to_owned())]);
+        }
     }
 }
