@@ -264,7 +264,18 @@ impl App {
     /// Finds what answers `req`, filling in its parameters.
     fn resolve(&self, req: &mut Request) -> (Rc<dyn Handler>, Stack, Option<&'static str>) {
         let none = || Rc::new(Vec::new());
-        let Ok(m) = self.router.at(req.path()) else {
+        // Routing is not strict about a trailing slash, as Express's is
+        // not by default: `/users/7/` finds `/users/7` when nothing more
+        // specific matches it.
+        let path = req.path();
+        let found = self
+            .router
+            .at(path)
+            .or_else(|e| match path.strip_suffix('/') {
+                Some(p) if !p.is_empty() => self.router.at(p),
+                _ => Err(e),
+            });
+        let Ok(m) = found else {
             let h = self.fallback.clone().unwrap_or_else(|| {
                 Rc::new(Fail(WebError::not_found(format!(
                     "no route for {}",

@@ -66,6 +66,20 @@ fn routes_params_and_queries() {
 }
 
 #[test]
+fn a_trailing_slash_is_not_strict() {
+    let addr = serve(app);
+    let r = request(addr, "POST", "/users/7/", &[], b"");
+    assert_eq!((r.status, r.text().as_str()), (200, "posted 7"));
+    for path in ["/api", "/api/"] {
+        let r = get(addr, path);
+        assert_eq!((r.status, r.text().as_str()), (200, "api root"), "{path}");
+        assert_eq!(r.header("x-api"), Some("1"));
+    }
+    assert_eq!(get(addr, "/api/items/3/").text(), "item 3");
+    assert_eq!(get(addr, "/nope/").status, 404);
+}
+
+#[test]
 fn not_found_method_not_allowed_and_options() {
     let addr = serve(app);
     let r = get(addr, "/nope");
