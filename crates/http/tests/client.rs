@@ -336,6 +336,50 @@ fn response_timeout() {
     });
 }
 
+#[test]
+fn the_response_timeout_spares_a_moving_upload_and_stops_a_stalled_one() {
+    waiter_rt::run(async {
+        let s = serve();
+        let c = Client::builder().response_timeout(ms(300)).build();
+        // Ten chunks 100 ms apart: a second in all, but never 300 ms still.
+        let chunks = futures_util::stream::unfold(0, |i| async move {
+            if i == 10 {
+                return None;
+            }
+            waiter_rt::sleep(ms(100)).await;
+            Some((Ok::<_, std::io::Error>(Bytes::from_static(b"ab")), i + 1))
+        });
+        let started = Instant::now();
+        let mut r = c
+            .post(&url(&s, "/echo"))
+            .body_stream(chunks)
+            .send()
+            .await
+            .unwrap();
+        assert!(started.elapsed() >= Duration::from_secs(1));
+        assert_eq!(
+            r.text().await.unwrap(),
+            format!("POST chunked {}", "ab".repeat(10))
+        );
+
+        // A server that reads the head and then nothing: the upload stalls
+        // once the socket buffers are full, and the timeout ends it.
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let u = format!("http://{}/", l.local_addr().unwrap());
+        let t = thread::spawn(move || {
+            let (mut conn, _) = l.accept().unwrap();
+            assert!(read_head(&mut conn));
+            thread::sleep(Duration::from_secs(2));
+        });
+        let started = Instant::now();
+        let e = fails(c.post(&u).body(Bytes::from(vec![b'x'; 64 << 20]))).await;
+        assert!(e.is_timeout(), "{e}");
+        assert!(e.to_string().contains("no progress"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        t.join().unwrap();
+    });
+}
+
 async fn fan_out(c: &Client, urls: Vec<String>) -> Vec<String> {
     let spawn = |u: String| waiter_rt::spawn_local(text(c.get(&u)));
     let tasks: Vec<_> = urls.into_iter().map(spawn).collect();

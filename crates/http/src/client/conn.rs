@@ -178,18 +178,30 @@ impl ClientConn {
     /// Writes the request (`head`, then `body` framed by `encoder`) and
     /// reads the head of its response at the same time (see the module
     /// docs); returns the head and whether the whole request was sent.
+    ///
+    /// `limit` bounds how long writing may make no progress and how long
+    /// the head may take once the request is written (Go's
+    /// `ResponseHeaderTimeout`): a slow upload that keeps moving is not cut
+    /// off, and a server that stops reading or never answers is.
     pub(crate) async fn exchange(
         &mut self,
-        head: Vec<u8>,
-        body: OutBody,
-        encoder: Encoder,
+        request: (Vec<u8>, OutBody, Encoder),
         method: &Method,
         limits: &Limits,
+        limit: Duration,
     ) -> Result<(ParsedResponse, bool), Failure> {
+        let (head, body, encoder) = request;
         let reused = self.reused;
         let stream = &self.stream;
-        let mut write = std::pin::pin!(write_request(stream, reused, head, body, encoder));
+        let progress = std::cell::Cell::new(0u64);
+        let mut write = std::pin::pin!(write_request(
+            stream, &progress, reused, head, body, encoder
+        ));
         let mut read = std::pin::pin!(read_head(stream, &mut self.buf, reused, method, limits));
+        let mut timer = std::pin::pin!(waiter_rt::sleep(limit));
+        // The write progress the timer was last restarted for; `None` once
+        // the request is written and the timer restarted a last time.
+        let mut seen = Some(0);
         let mut wrote: Option<Result<(), Failure>> = None;
         let mut parsed: Option<ParsedResponse> = None;
         poll_fn(|cx| {
@@ -216,11 +228,36 @@ impl ClientConn {
                 }
             }
             match (&wrote, parsed.take()) {
-                (Some(r), Some(p)) => Poll::Ready(Ok((p, r.is_ok()))),
-                (_, p) => {
-                    parsed = p;
-                    Poll::Pending
+                (Some(r), Some(p)) => return Poll::Ready(Ok((p, r.is_ok()))),
+                (_, p) => parsed = p,
+            }
+            let restart = match seen {
+                Some(_) if wrote.is_some() => {
+                    seen = None;
+                    true
                 }
+                Some(n) if n != progress.get() => {
+                    seen = Some(progress.get());
+                    true
+                }
+                _ => false,
+            };
+            if restart {
+                timer
+                    .as_mut()
+                    .get_mut()
+                    .reset(waiter_rt::time::now() + limit);
+            }
+            match timer.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    let what = if wrote.is_some() {
+                        format!("no response within {limit:?} of the request being sent")
+                    } else {
+                        format!("sending the request made no progress for {limit:?}")
+                    };
+                    Poll::Ready(Err(ClientError::new(ClientErrorKind::Timeout, what).into()))
+                }
+                Poll::Pending => Poll::Pending,
             }
         })
         .await
@@ -233,9 +270,11 @@ fn refuses_body(p: &ParsedResponse) -> bool {
     !p.keep_alive || p.head.status.as_u16() >= 300
 }
 
-/// Writes `head`, then `body` framed by `encoder`.
+/// Writes `head`, then `body` framed by `encoder`, counting each write
+/// that moved bytes in `progress`.
 async fn write_request(
     stream: &TcpStream,
+    progress: &std::cell::Cell<u64>,
     reused: bool,
     head: Vec<u8>,
     body: OutBody,
@@ -249,7 +288,9 @@ async fn write_request(
     match body {
         OutBody::Empty | OutBody::Spent => {}
         OutBody::Full(b) => {
-            write_two(stream, &pending, &b).await.map_err(failed)?;
+            write_two(stream, progress, &pending, &b)
+                .await
+                .map_err(failed)?;
             return Ok(());
         }
         OutBody::Stream(mut s) => {
@@ -264,14 +305,18 @@ async fn write_request(
                 let frame = encoder.frame(chunk.len()).map_err(invalid_body)?;
                 pending.extend_from_slice(frame.prefix());
                 let data = if frame.sends_data() { &chunk[..] } else { &[] };
-                write_two(stream, &pending, data).await.map_err(failed)?;
+                write_two(stream, progress, &pending, data)
+                    .await
+                    .map_err(failed)?;
                 pending.clear();
                 pending.extend_from_slice(frame.suffix());
             }
         }
     }
     encoder.finish(&mut pending).map_err(invalid_body)?;
-    stream.write_all(&pending).await.map_err(failed)
+    write_two(stream, progress, &pending, &[])
+        .await
+        .map_err(failed)
 }
 
 /// Reads until a final response head (skipping 1xx other than 101) and
@@ -339,15 +384,26 @@ fn invalid_body(e: waiter_proto::EncodeError) -> ClientError {
     )
 }
 
-/// Writes all of `a` then all of `b`, with vectored writes.
-async fn write_two(stream: &TcpStream, mut a: &[u8], mut b: &[u8]) -> io::Result<()> {
-    while !a.is_empty() {
-        let n = stream
-            .write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
-            .await?;
+/// Writes all of `a` then all of `b`, with vectored writes, counting each
+/// write in `progress`.
+async fn write_two(
+    stream: &TcpStream,
+    progress: &std::cell::Cell<u64>,
+    mut a: &[u8],
+    mut b: &[u8],
+) -> io::Result<()> {
+    while !a.is_empty() || !b.is_empty() {
+        let n = if a.is_empty() {
+            stream.write(b).await?
+        } else {
+            stream
+                .write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
+                .await?
+        };
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
+        progress.set(progress.get() + 1);
         if n >= a.len() {
             b = &b[n - a.len()..];
             a = &[];
@@ -355,5 +411,5 @@ async fn write_two(stream: &TcpStream, mut a: &[u8], mut b: &[u8]) -> io::Result
             a = &a[n..];
         }
     }
-    stream.write_all(b).await
+    Ok(())
 }

@@ -46,8 +46,10 @@ use pool::Pool;
 pub struct ClientConfig {
     /// Time to resolve the host and establish the TCP connection (10 s).
     pub connect_timeout: Duration,
-    /// Time from the first byte of the request written until the response
-    /// head has arrived (30 s). A request's own `timeout` replaces it.
+    /// How long the response head may take once the request is written,
+    /// and how long writing the request may make no progress (30 s): a
+    /// slow upload that keeps moving is not cut off. A request's own
+    /// `timeout` replaces it.
     pub response_timeout: Duration,
     /// How long an unused connection stays in the pool (4 s: shorter than
     /// the keep-alive timeout of most servers, so the client closes first).

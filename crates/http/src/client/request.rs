@@ -286,18 +286,19 @@ async fn attempt(
     let body = req.body.take_for_send();
     let limit = req.timeout.unwrap_or(config.response_timeout);
     let method = &req.method;
-    let io = async {
-        let (parsed, sent) = conn
-            .exchange(head, body, encoder, method, &config.limits)
-            .await?;
-        Ok::<_, Failure>((conn, parsed, sent))
-    };
-    let (conn, parsed, sent) = match waiter_rt::timeout(limit, io).await {
-        Ok(r) => r?,
-        Err(_) => {
-            let e = format!("no response from {} within {limit:?}", req.url);
-            return Err(ClientError::new(ClientErrorKind::Timeout, e).into());
+    let (parsed, sent) = match conn
+        .exchange((head, body, encoder), method, &config.limits, limit)
+        .await
+    {
+        Ok(r) => r,
+        Err(mut f) if f.error.kind() == ClientErrorKind::Timeout => {
+            f.error = ClientError::new(
+                ClientErrorKind::Timeout,
+                format!("{}: {}", req.url, f.error),
+            );
+            return Err(f);
         }
+        Err(f) => return Err(f),
     };
     if parsed.upgrade {
         let e = "the server switched protocols, which is not supported";
