@@ -118,7 +118,26 @@ async fn run_server(addr: SocketAddr, config: ServerConfig, app: App, a: &ServeA
         _ => std::task::Poll::Ready(()),
     });
     stop.await;
-    tracing::info!("shutting down; letting requests in flight finish");
-    server.shutdown(GRACE).await;
-    ExitCode::SUCCESS
+    tracing::info!("shutting down; letting requests in flight finish (Ctrl-C again to stop now)");
+    // A second signal during the drain stops at once, as most servers do.
+    let again = std::future::poll_fn(|cx| match (int.poll_recv(cx), term.poll_recv(cx)) {
+        (std::task::Poll::Pending, std::task::Poll::Pending) => std::task::Poll::Pending,
+        _ => std::task::Poll::Ready(()),
+    });
+    let mut again = std::pin::pin!(again);
+    let mut drain = std::pin::pin!(server.shutdown(GRACE));
+    let drained = std::future::poll_fn(|cx| {
+        use std::future::Future;
+        match drain.as_mut().poll(cx) {
+            std::task::Poll::Ready(()) => std::task::Poll::Ready(true),
+            std::task::Poll::Pending => again.as_mut().poll(cx).map(|()| false),
+        }
+    })
+    .await;
+    if drained {
+        ExitCode::SUCCESS
+    } else {
+        tracing::warn!("second signal; stopping without waiting for the connections left");
+        ExitCode::from(130)
+    }
 }

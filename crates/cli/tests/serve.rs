@@ -4,9 +4,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A fresh directory with a couple of files.
-fn site() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("waiter-cli-serve-{}", std::process::id()));
+/// A fresh directory with a couple of files, one per test (`tag`).
+fn site(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("waiter-cli-serve-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("sub")).unwrap();
     std::fs::write(dir.join("page.html"), "<p>hi from waiter</p>").unwrap();
@@ -63,7 +63,7 @@ fn wait(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> 
 
 #[test]
 fn serves_files_and_exits_cleanly_on_sigterm() {
-    let dir = site();
+    let dir = site("sigterm");
     let (mut child, url) = start(&dir);
     let (body, meta) = curl(&format!("{url}/page.html"));
     assert_eq!(body, "<p>hi from waiter</p>");
@@ -94,6 +94,47 @@ fn serves_files_and_exits_cleanly_on_sigterm() {
         "request not logged: {log}"
     );
     assert!(log.contains("GET /nope 404"), "request not logged: {log}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(dir.with_extension("log"));
+}
+
+#[test]
+fn a_second_signal_stops_the_drain() {
+    let dir = site("second-signal");
+    let big = std::fs::File::create(dir.join("big.bin")).unwrap();
+    big.set_len(256 << 20).unwrap();
+    let (mut child, url) = start(&dir);
+    // A download that takes minutes at this rate keeps the drain busy.
+    let mut slow = Command::new("curl")
+        .args(["-s", "--limit-rate", "1M", "-o", "/dev/null"])
+        .arg(format!("{url}/big.bin"))
+        .spawn()
+        .expect("curl");
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = child.id().to_string();
+    let signal = |sig: &str| {
+        let ok = Command::new("kill")
+            .args([sig, pid.as_str()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    signal("-INT");
+    assert!(
+        wait(&mut child, Duration::from_millis(700)).is_none(),
+        "the first signal drains: the download is still going"
+    );
+    signal("-INT");
+    let status = wait(&mut child, Duration::from_secs(3));
+    let _ = slow.kill();
+    let _ = slow.wait();
+    match status {
+        Some(status) => assert_eq!(status.code(), Some(130), "{status:?}"),
+        None => {
+            let _ = child.kill();
+            panic!("waiter did not stop within 3 s of a second SIGINT");
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(dir.with_extension("log"));
 }

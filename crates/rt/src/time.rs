@@ -136,7 +136,7 @@ pub fn set_timeout(delay: Duration, f: impl FnOnce() + 'static) -> Timer {
 }
 
 /// Runs `f` every `every`, first after `every`. Each run re-arms the timer
-/// from the loop time after the callback, as Node does.
+/// from the time the run started, as Node does.
 pub fn set_interval(every: Duration, f: impl FnMut() + 'static) -> Timer {
     let inner = Inner::current();
     let every = every.max(MIN_TIMER_DELAY);

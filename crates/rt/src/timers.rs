@@ -17,7 +17,11 @@
 //!
 //! Ordering: timers with equal deadlines fire in insertion order, because
 //! ties are broken by a sequence number that grows with every insertion
-//! (libuv's `start_id`), within a list and across lists.
+//! (libuv's `start_id`), within a list and across lists. Timers fire
+//! strictly by `(deadline, insertion)`, as libuv orders them; Node differs
+//! when the loop is late: once a list's head is due it runs every due
+//! timer of that list before looking at the other lists, so a later 30 ms
+//! timer can run before an earlier-due 20 ms one there, never here.
 //!
 //! Cancellation is O(1): the timer is unlinked and its slot freed at once,
 //! and the heap is not touched. Each list has one live heap entry, a lower

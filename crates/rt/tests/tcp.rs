@@ -173,6 +173,46 @@ fn large_writes_apply_backpressure_and_complete() {
 }
 
 #[test]
+fn a_vectored_write_of_more_slices_than_writev_takes_does_not_stall() {
+    waiter_rt::run(async {
+        let l = TcpListener::bind(any_port()).unwrap();
+        let addr = l.local_addr().unwrap();
+        let c = TcpStream::connect(addr).await.unwrap();
+        let (s, _) = l.accept().await.unwrap();
+        // Registered and seen writable once, as a connection in use is.
+        c.write_all(b"start").await.unwrap();
+        waiter_rt::sleep(Duration::from_millis(20)).await;
+        let slices = vec![[b'v'; 10]; 2000];
+        let total = 5 + 2 * slices.len() * 10;
+        let reader = waiter_rt::spawn_local(async move {
+            let mut got = 0;
+            let mut buf = vec![0u8; 64 * 1024];
+            while got < total {
+                let n = s.read(&mut buf).await.unwrap();
+                assert!(n > 0);
+                got += n;
+            }
+            got
+        });
+        let write = async {
+            for _ in 0..2 {
+                let mut left = &slices[..];
+                while !left.is_empty() {
+                    let io: Vec<_> = left.iter().map(|b| std::io::IoSlice::new(b)).collect();
+                    let n = c.write_vectored(&io).await.unwrap();
+                    assert_eq!(n % 10, 0);
+                    left = &left[n / 10..];
+                }
+            }
+        };
+        waiter_rt::timeout(Duration::from_secs(5), write)
+            .await
+            .expect("the vectored writes stalled");
+        assert_eq!(reader.await.unwrap(), total);
+    });
+}
+
+#[test]
 fn connections_and_loops_leak_no_descriptors() {
     let before = util::open_fds();
     for _ in 0..3 {

@@ -54,6 +54,46 @@ fn timers_fire_exactly_when_the_injected_clock_reaches_them() {
 }
 
 #[test]
+fn a_slow_timer_does_not_delay_the_next_one() {
+    // The second timer is due 300 ms in; the first runs from 100 to 250 ms.
+    // The wait after it is measured from when it ended, not from when the
+    // iteration began, which would make it fire at 450 ms (Node fires it
+    // at about 300).
+    let fired = Rc::new(Cell::new(None));
+    let f = fired.clone();
+    waiter_rt::run(async move {
+        let start = std::time::Instant::now();
+        let _a = set_timeout(ms(100), move || while start.elapsed() < ms(250) {});
+        let _b = set_timeout(ms(300), move || f.set(Some(start.elapsed())));
+        waiter_rt::sleep(ms(500)).await;
+    });
+    let at = fired.get().expect("the second timer fired");
+    assert!(at >= ms(300) && at < ms(400), "{at:?}");
+}
+
+#[test]
+fn an_interval_is_rearmed_from_when_its_run_started() {
+    // Each run busies the loop for 30 ms of its 50 ms period: the runs
+    // stay 50 ms apart, as in Node, not 80.
+    let runs = Rc::new(std::cell::RefCell::new(Vec::new()));
+    let r = runs.clone();
+    waiter_rt::run(async move {
+        let start = std::time::Instant::now();
+        let t = set_interval(ms(50), move || {
+            r.borrow_mut().push(start.elapsed());
+            let begun = std::time::Instant::now();
+            while begun.elapsed() < ms(30) {}
+        });
+        waiter_rt::sleep(ms(420)).await;
+        drop(t);
+    });
+    let runs = runs.borrow();
+    assert!(runs.len() >= 5, "{runs:?}");
+    // Run five is due at 250 ms (370 if each run were 80 ms after the last).
+    assert!(runs[4] < ms(330), "five runs 50 ms apart, not 80: {runs:?}");
+}
+
+#[test]
 fn interval_repeats_until_cleared_from_inside() {
     let (clock, lp) = manual();
     let count = Rc::new(Cell::new(0));

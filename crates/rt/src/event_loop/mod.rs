@@ -312,7 +312,12 @@ impl Inner {
             return Some(Duration::ZERO);
         }
         let next = self.timers.borrow_mut().next_deadline()?;
-        Some(next.saturating_duration_since(self.now()))
+        // From the last reading, not the iteration's cached time: timers
+        // and pending callbacks may have run since it was taken, and the
+        // wait must not grow by their running time (Node restarts its
+        // timer from a fresh reading too).
+        let now = self.clock.at(self.last_reading.get());
+        Some(next.saturating_duration_since(now))
     }
 
     /// Runs a callback, then a checkpoint. Panics are caught and logged.
@@ -413,6 +418,9 @@ impl Inner {
                 self.checkpoint();
             }
             TimerAction::Repeat(Some(mut cb), _) => {
+                // Re-armed from when this run starts, as Node's
+                // `getLibuvNow()` before the callback.
+                let start = self.clock.at(self.last_reading.get());
                 self.run_guarded(CallbackKind::Timer, &mut cb);
                 self.checkpoint();
                 let mut timers = self.timers.borrow_mut();
@@ -423,7 +431,7 @@ impl Inner {
                 {
                     *slot = Some(cb);
                     let every = *every;
-                    timers.reschedule(id, self.now(), every);
+                    timers.reschedule(id, start, every);
                 }
             }
             _ => {}

@@ -122,7 +122,7 @@ impl TcpStream {
 
     /// Vectored [`try_write`](Self::try_write).
     pub fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        let want = bufs.iter().map(|b| b.len()).sum();
+        let want = vectored_len(bufs);
         let n = self
             .io
             .try_io(Direction::Write, |mut s| s.write_vectored(bufs))?;
@@ -154,7 +154,7 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let want = bufs.iter().map(|b| b.len()).sum();
+        let want = vectored_len(bufs);
         let r = self
             .io
             .poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs));
@@ -229,7 +229,9 @@ impl TcpStream {
         }
     }
 
-    // Likewise, a short write means the send buffer is full.
+    // Likewise, a short write means the send buffer is full (for a
+    // vectored write, of the slices the kernel was given: see
+    // `vectored_len`).
     fn after_write(&self, n: usize, asked: usize) {
         if n < asked {
             self.io.clear_ready_only(Direction::Write);
@@ -388,3 +390,14 @@ macro_rules! tokio_io_impls {
 tokio_io_impls!(TcpStream);
 #[cfg(feature = "tokio-io")]
 tokio_io_impls!(&TcpStream);
+
+/// The most slices one `writev` takes (Linux's `UIO_MAXIOV`); std passes
+/// no more than this many, so a write of more is short without the send
+/// buffer being full.
+const IOV_MAX: usize = 1024;
+
+/// The bytes one vectored write can take at most: those of the first
+/// [`IOV_MAX`] slices.
+fn vectored_len(bufs: &[IoSlice<'_>]) -> usize {
+    bufs.iter().take(IOV_MAX).map(|b| b.len()).sum()
+}
