@@ -44,6 +44,7 @@ mod chain;
 mod codec;
 mod cookie;
 mod error;
+mod form;
 pub mod middleware;
 mod request;
 mod response;

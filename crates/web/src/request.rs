@@ -199,13 +199,16 @@ impl Request {
             return Err(WebError::new(415, detail));
         }
         let body = self.bytes(limit).await?;
-        serde_urlencoded::from_bytes(&body)
+        let body = String::from_utf8_lossy(&body);
+        crate::form::from_pairs(parse_pairs(&body))
             .map_err(|e| WebError::bad_request(format!("invalid form: {e}")))
     }
 
-    /// The query string parsed into `T` (400 if it does not fit).
+    /// The query string parsed into `T` (400 if it does not fit). A
+    /// repeated key fills a `Vec` field (`?tag=a&tag=b`); for any other
+    /// field it is an error.
     pub fn query_as<T: DeserializeOwned>(&self) -> Result<T, WebError> {
-        serde_urlencoded::from_str(self.inner.query().unwrap_or(""))
+        crate::form::from_pairs(self.query_pairs())
             .map_err(|e| WebError::bad_request(format!("invalid query: {e}")))
     }
 }

@@ -44,10 +44,12 @@ fn app() -> App {
         #[derive(Deserialize)]
         struct Q {
             page: u32,
+            #[serde(default)]
+            tag: Vec<String>,
         }
         let q: Q = req.query_as()?;
         Ok::<_, WebError>(json(
-            &serde_json::json!({ "page": q.page, "pairs": req.query_pairs() }),
+            &serde_json::json!({ "page": q.page, "tags": q.tag, "pairs": req.query_pairs() }),
         ))
     });
     app
@@ -149,7 +151,18 @@ fn forms_cookies_and_queries() {
     let r = request(addr, "GET", "/query?page=2&tag=a%2Bb&tag=c+d", &[], b"");
     assert_eq!(
         r.json(),
-        serde_json::json!({ "page": 2, "pairs": [["page", "2"], ["tag", "a+b"], ["tag", "c d"]] })
+        serde_json::json!({
+            "page": 2,
+            "tags": ["a+b", "c d"],
+            "pairs": [["page", "2"], ["tag", "a+b"], ["tag", "c d"]]
+        })
     );
     assert_eq!(request(addr, "GET", "/query?page=x", &[], b"").status, 400);
+    let r = request(addr, "GET", "/query?page=1&page=2", &[], b"");
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text().contains("`page` is given more than once"),
+        "{}",
+        r.text()
+    );
 }
