@@ -95,6 +95,44 @@ fn a_streamed_download_waits_for_a_slow_reader() {
 }
 
 #[test]
+fn a_streamed_chunk_goes_out_while_the_producer_waits() {
+    // An event stream: one event, then nothing for a while. The head and
+    // the event must reach the client at once, not with the next event.
+    let srv = start(Server::builder(), || {
+        |_req: Request| async move {
+            let (tx, body) = Body::channel(2);
+            waiter_rt::spawn_local(async move {
+                let _ = tx.send("data: one\n\n").await;
+                waiter_rt::sleep(Duration::from_millis(1500)).await;
+                let _ = tx.send("data: two\n\n").await;
+            })
+            .detach();
+            Response::new(waiter_http::StatusCode::OK)
+                .with_header("content-type", "text/event-stream")
+                .with_body(body)
+        }
+    });
+    let mut s = connect(srv.addr);
+    let started = std::time::Instant::now();
+    s.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("data: one") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the first event");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "the first event waited for the second: {:?}",
+        started.elapsed()
+    );
+    let rest = util::read_to_close(&mut s);
+    assert!(rest.contains("data: two"), "{rest}");
+}
+
+#[test]
 fn a_file_body_is_sent_from_the_pool() {
     let path = std::env::temp_dir().join(format!("waiter-file-body-{}", std::process::id()));
     let data: Vec<u8> = (0..3 * MIB).map(|i| (i % 251) as u8).collect();

@@ -111,6 +111,37 @@ fn a_slow_body_hits_the_request_timeout() {
 }
 
 #[test]
+fn a_large_body_to_a_steady_slow_reader_is_not_cut_off() {
+    // 40 MiB in memory (far more than the socket buffers hold), read at
+    // about 16 MiB/s: longer than the write timeout in all, but never a
+    // stall of it.
+    let srv = start(quick(), || {
+        |_req: Request| async move { Response::text(vec![b'x'; 40 << 20]) }
+    });
+    let mut s = connect(srv.addr);
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let started = Instant::now();
+    let mut total = 0usize;
+    let mut b = vec![0u8; 64 * 1024];
+    loop {
+        match s.read(&mut b) {
+            Ok(0) => break,
+            Ok(n) => total += n,
+            Err(e) => panic!("after {total} bytes: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(4));
+    }
+    assert!(total > 40 << 20, "cut off after {total} bytes");
+    assert!(
+        started.elapsed() > Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
 fn a_client_that_stops_reading_is_dropped_and_the_server_goes_on() {
     let srv = start(quick(), || {
         |req: Request| async move {

@@ -477,9 +477,21 @@ impl ConnShared {
 
     /// Writes `rest` in the Writing phase, so a client that stops reading
     /// is cut off by the write timeout.
-    pub(super) async fn write_waiting(&self, rest: &[u8]) -> io::Result<()> {
-        self.set_phase_while(Phase::Writing, self.stream.write_all(rest))
-            .await
+    pub(super) async fn write_waiting(&self, mut rest: &[u8]) -> io::Result<()> {
+        let write = async {
+            while !rest.is_empty() {
+                let n = self.stream.write(rest).await?;
+                if n == 0 {
+                    return Err(io::ErrorKind::WriteZero.into());
+                }
+                rest = &rest[n..];
+                // The write timeout is a stall timeout: each write that
+                // moved bytes restarts its clock (nginx's `send_timeout`).
+                self.since.set(waiter_rt::time::now());
+            }
+            Ok(())
+        };
+        self.set_phase_while(Phase::Writing, write).await
     }
 
     /// Awaits `f` in phase `p`, then returns to the phase before.

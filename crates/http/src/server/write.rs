@@ -13,6 +13,7 @@
 
 use std::future::poll_fn;
 use std::io;
+use std::task::Poll;
 
 use waiter_proto::{Frame, OwnLines, ResponseHead, StaticField, StatusCode, Version};
 
@@ -150,15 +151,25 @@ async fn write_body(shared: &ConnShared, body: Body) -> io::Result<()> {
             end_frame(shared, &frame);
             Ok(())
         }
-        Body::Stream(mut s) => {
-            while let Some(chunk) = poll_fn(|cx| s.as_mut().poll_next(cx)).await {
-                put(&chunk?)?;
-                if shared.buffered() >= hwm {
+        Body::Stream(mut s) => loop {
+            let next = match poll_fn(|cx| Poll::Ready(s.as_mut().poll_next(cx))).await {
+                Poll::Ready(next) => next,
+                Poll::Pending => {
+                    // The producer has nothing more for now: what is
+                    // buffered (the head, an event, a progress line) goes
+                    // out before waiting for it, as Node's `res.write` does.
                     shared.flush().await?;
+                    poll_fn(|cx| s.as_mut().poll_next(cx)).await
                 }
+            };
+            let Some(chunk) = next else {
+                return Ok(());
+            };
+            put(&chunk?)?;
+            if shared.buffered() >= hwm {
+                shared.flush().await?;
             }
-            Ok(())
-        }
+        },
         Body::File { file, offset, len } => {
             // Framed once for the whole length; the data then goes out raw.
             let frame = start_frame(shared, usize::try_from(len).map_err(io::Error::other)?)?;
