@@ -49,6 +49,13 @@ pub struct ServerConfig {
     /// records, however many there are. 0 parks every idle connection at
     /// once.
     pub park_above: usize,
+    /// Serve a client that ends its side of the connection (a half-close)
+    /// after sending a request, and send it the response. Off (as in
+    /// hyper's `http1_half_close` and Node's `httpAllowHalfOpen`): the end
+    /// of the stream while a handler runs means the client is gone, and
+    /// the handler is dropped, so a long poll whose client left does not
+    /// hold its connection and task.
+    pub half_close: bool,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +73,7 @@ impl Default for ServerConfig {
             backlog: 1024,
             sendfile: true,
             park_above: 2048,
+            half_close: false,
         }
     }
 }
@@ -73,7 +81,7 @@ impl Default for ServerConfig {
 impl fmt::Display for ServerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let l = &self.limits;
-        let rows: [(&str, String); 17] = [
+        let rows: [(&str, String); 18] = [
             ("headers_timeout", format!("{:?}", self.headers_timeout)),
             ("request_timeout", format!("{:?}", self.request_timeout)),
             (
@@ -94,6 +102,7 @@ impl fmt::Display for ServerConfig {
             ("backlog", self.backlog.to_string()),
             ("sendfile", self.sendfile.to_string()),
             ("park_above", format!("{} connections", self.park_above)),
+            ("half_close", self.half_close.to_string()),
             ("max_head_bytes", format!("{} bytes", l.max_head_bytes)),
             ("max_request_line", format!("{} bytes", l.max_request_line)),
             ("max_headers", l.max_headers.to_string()),

@@ -161,10 +161,35 @@ async fn drive<H: Handler>(
                 // The handler's future is polled where it was made, in this
                 // task's state: not moved into another future first.
                 let (outcome, started) = {
+                    let no_body = matches!(req.framing.body, BodyKind::Empty);
                     let (request, started) = start_request(shared, req);
+                    // Without half-close, the end of the stream (or a
+                    // reset) while the handler runs means the client left:
+                    // watched only when no request body is left to read (the
+                    // handler reads that itself) and until a pipelined
+                    // request's bytes are seen.
+                    let mut watch = !shared.config.half_close && no_body;
                     let mut call = std::pin::pin!(handler.call(request));
-                    let outcome = poll_fn(|cx| catch_unwind_poll(call.as_mut(), cx)).await;
+                    let outcome = poll_fn(|cx| {
+                        if let Poll::Ready(r) = catch_unwind_poll(call.as_mut(), cx) {
+                            return Poll::Ready(Some(r));
+                        }
+                        if watch {
+                            let mut byte = [0u8; 1];
+                            match shared.stream.poll_peek(cx, &mut byte) {
+                                Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(None),
+                                Poll::Ready(Ok(_)) => watch = false,
+                                Poll::Pending => {}
+                            }
+                        }
+                        Poll::Pending
+                    })
+                    .await;
                     // The finished future (and whatever it holds) goes here.
+                    let Some(outcome) = outcome else {
+                        tracing::debug!(remote = %shared.remote, "the client left; dropping its handler");
+                        return Ok(Ending::Close);
+                    };
                     (outcome, started)
                 };
                 if let Some(body) = finish_request(shared, server, outcome, started, last)? {

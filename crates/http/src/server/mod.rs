@@ -121,6 +121,8 @@ impl ServerBuilder {
         sendfile: bool);
     setter!(/// See [`ServerConfig::park_above`].
         park_above: usize);
+    setter!(/// See [`ServerConfig::half_close`].
+        half_close: bool);
 
     /// Replaces every setting.
     pub fn config(mut self, config: ServerConfig) -> Self {

@@ -130,6 +130,13 @@ impl TcpStream {
         Ok(n)
     }
 
+    /// Looks at incoming bytes without consuming them, waiting for some:
+    /// `Ok(0)` is the end of the stream. While bytes wait, readiness stays
+    /// set, so a caller that keeps polling must stop once it has seen them.
+    pub fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_io(cx, Direction::Read, |s| s.peek(buf))
+    }
+
     /// The poll form of [`read`](Self::read).
     pub fn poll_read_buf(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let r = self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf));
