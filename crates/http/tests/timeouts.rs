@@ -79,6 +79,25 @@ fn a_connection_that_never_sends_is_closed() {
 }
 
 #[test]
+fn a_request_that_has_arrived_is_not_cut_off_while_its_handler_runs() {
+    // The whole body came with the head; the handler takes longer than
+    // the request timeout before it reads it.
+    let srv = start(quick(), || {
+        |mut req: Request| async move {
+            waiter_rt::sleep(Duration::from_millis(3500)).await;
+            let n = req.body_mut().bytes(1 << 20).await.map_or(0, |b| b.len());
+            Response::text(format!("{n}"))
+        }
+    });
+    let r = util::exchange(
+        srv.addr,
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    );
+    assert_eq!(status(&r), 200, "{r:?}");
+    assert_eq!(util::body(&r), "5");
+}
+
+#[test]
 fn a_slow_body_hits_the_request_timeout() {
     let srv = start(quick(), || ok);
     let mut s = connect(srv.addr);

@@ -277,7 +277,12 @@ impl ConnShared {
             Phase::Idle if self.served.get() == 0 => over(self.since.get(), c.headers_timeout),
             Phase::Idle => over(self.since.get(), c.keep_alive_timeout),
             Phase::Head => over(self.request_start.get(), c.headers_timeout),
-            Phase::Body => over(self.request_start.get(), c.request_timeout),
+            // Once the whole body is here the request has arrived, as for
+            // Node's `requestTimeout`: a handler that reads it late is not
+            // cut off.
+            Phase::Body => {
+                !self.body_arrived() && over(self.request_start.get(), c.request_timeout)
+            }
             Phase::Handler => false,
             Phase::Writing => over(self.since.get(), c.write_timeout),
         };
@@ -295,6 +300,14 @@ impl ConnShared {
             }
         }
         self.close();
+    }
+
+    /// Whether the rest of the current request's body (of known length) is
+    /// already in the read buffer.
+    fn body_arrived(&self) -> bool {
+        let io = self.io.borrow();
+        let buffered = (io.end - io.start) as u64;
+        io.conn.body_remaining().is_some_and(|n| buffered >= n)
     }
 
     /// Reads the next piece of the current request's body.

@@ -279,6 +279,15 @@ impl Conn {
         matches!(self.reading, Reading::Upgraded)
     }
 
+    /// Body bytes of the request being read that have not been decoded
+    /// yet, when its framing gives the length (Content-Length).
+    pub fn body_remaining(&self) -> Option<u64> {
+        match &self.reading {
+            Reading::Body(d) | Reading::Continue(d) => d.remaining(),
+            _ => None,
+        }
+    }
+
     /// Whether the connection is still expected to serve further requests.
     pub fn should_keep_alive(&self) -> bool {
         self.keep_alive
