@@ -290,11 +290,15 @@ impl ConnShared {
             return;
         }
         tracing::debug!(remote = %self.remote, ?phase, "connection timed out");
-        if phase == Phase::Head {
+        if matches!(phase, Phase::Head | Phase::Body) {
             // 408, best effort: the client is slow, not necessarily gone.
             let mut io = self.io.borrow_mut();
             let io = &mut *io;
-            io.conn.on_timeout(&mut io.wbuf);
+            if phase == Phase::Head {
+                io.conn.on_timeout(&mut io.wbuf);
+            } else {
+                io.conn.on_body_timeout(&mut io.wbuf);
+            }
             if let Ok(n) = self.stream.try_write(&io.wbuf) {
                 io.wbuf.drain(..n);
             }

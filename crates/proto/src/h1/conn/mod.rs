@@ -316,6 +316,19 @@ impl Conn {
         self.close();
     }
 
+    /// The whole-request timeout expired while a body was still arriving:
+    /// writes `408 Request Timeout` if the response to that request has not
+    /// started and no earlier response is owed, then closes.
+    pub fn on_body_timeout(&mut self, out: &mut Vec<u8>) {
+        if matches!(self.reading, Reading::Body(_) | Reading::Continue(_))
+            && matches!(self.writing, Writing::Init)
+            && self.queue.len() == 1
+        {
+            write::canned_response(crate::StatusCode::REQUEST_TIMEOUT, out);
+        }
+        self.close();
+    }
+
     /// Called when the server starts reading the body of a request that
     /// expects `100 Continue`: writes it if the response has not started
     /// and no earlier response is owed, then lets `poll_read` read the body.
