@@ -17,7 +17,7 @@ use std::time::Duration;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use waiter_http::{Server, ServerConfig};
-use waiter_rt::signal::{signal, SIGINT, SIGTERM};
+use waiter_rt::signal::{signal, Signal, SIGINT, SIGTERM};
 use waiter_web::middleware::Logger;
 use waiter_web::static_files::{serve_dir, ServeDirOptions};
 use waiter_web::App;
@@ -92,6 +92,15 @@ fn serve(a: ServeArgs) -> ExitCode {
 }
 
 /// Listens, prints the URL, and waits for a signal to drain and stop.
+/// Waits for the next SIGINT or SIGTERM.
+async fn next_signal(int: &mut Signal, term: &mut Signal) {
+    std::future::poll_fn(|cx| match (int.poll_recv(cx), term.poll_recv(cx)) {
+        (std::task::Poll::Pending, std::task::Poll::Pending) => std::task::Poll::Pending,
+        _ => std::task::Poll::Ready(()),
+    })
+    .await
+}
+
 async fn run_server(addr: SocketAddr, config: ServerConfig, app: App, a: &ServeArgs) -> ExitCode {
     let (mut int, mut term) = match (signal(SIGINT), signal(SIGTERM)) {
         (Ok(i), Ok(t)) => (i, t),
@@ -113,18 +122,10 @@ async fn run_server(addr: SocketAddr, config: ServerConfig, app: App, a: &ServeA
         a.dir.display(),
         server.local_addr()
     );
-    let stop = std::future::poll_fn(|cx| match (int.poll_recv(cx), term.poll_recv(cx)) {
-        (std::task::Poll::Pending, std::task::Poll::Pending) => std::task::Poll::Pending,
-        _ => std::task::Poll::Ready(()),
-    });
-    stop.await;
+    next_signal(&mut int, &mut term).await;
     tracing::info!("shutting down; letting requests in flight finish (Ctrl-C again to stop now)");
     // A second signal during the drain stops at once, as most servers do.
-    let again = std::future::poll_fn(|cx| match (int.poll_recv(cx), term.poll_recv(cx)) {
-        (std::task::Poll::Pending, std::task::Poll::Pending) => std::task::Poll::Pending,
-        _ => std::task::Poll::Ready(()),
-    });
-    let mut again = std::pin::pin!(again);
+    let mut again = std::pin::pin!(next_signal(&mut int, &mut term));
     let mut drain = std::pin::pin!(server.shutdown(GRACE));
     let drained = std::future::poll_fn(|cx| {
         use std::future::Future;

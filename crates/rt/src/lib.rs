@@ -49,5 +49,7 @@ pub use callbacks::{
 pub use diag::{metrics, monitor_event_loop_delay, Metrics};
 pub use event_loop::{run, EnterGuard, Loop, LoopBuilder, ManualClock, RunMode};
 pub use pool::spawn_blocking;
-pub use task::{spawn_local, spawn_named, yield_now, JoinError, JoinHandle, TASK_BUDGET};
+pub use task::{
+    panic_message, spawn_local, spawn_named, yield_now, JoinError, JoinHandle, TASK_BUDGET,
+};
 pub use time::{clear_timeout, set_interval, set_timeout, sleep, sleep_until, timeout, Timer};

@@ -93,15 +93,7 @@ fn dec(inner: &Inner) {
 }
 
 fn insert(inner: &Rc<Inner>, start: Instant, after: Duration, action: TimerAction) -> TimerId {
-    inner.refed_timers.set(inner.refed_timers.get() + 1);
-    inner.timers.borrow_mut().insert(
-        start,
-        after,
-        TimerEntry {
-            action,
-            refed: true,
-        },
-    )
+    insert_at(inner, crate::timers::due(start, after), after, action)
 }
 
 /// [`insert`] for a caller that holds the deadline (`start + after`).

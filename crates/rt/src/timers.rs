@@ -137,7 +137,7 @@ impl Hasher for NanosHasher {
 }
 
 /// `start + after`, or far in the future if that overflows.
-fn due(start: Instant, after: Duration) -> Instant {
+pub(crate) fn due(start: Instant, after: Duration) -> Instant {
     start.checked_add(after).unwrap_or(start + FAR)
 }
 

@@ -176,14 +176,7 @@ impl<F: Future> Future for CatchPanic<F> {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
             Ok(p) => p.map(Ok),
             Err(payload) => {
-                let msg = if let Some(s) = payload.downcast_ref::<&str>() {
-                    (*s).to_owned()
-                } else if let Some(s) = payload.downcast_ref::<String>() {
-                    s.clone()
-                } else {
-                    "<non-string panic payload>".to_owned()
-                };
-                std::task::Poll::Ready(Err(msg))
+                std::task::Poll::Ready(Err(waiter_rt::panic_message(&*payload).to_owned()))
             }
         }
     }

@@ -323,15 +323,6 @@ fn catch_unwind_poll<F: Future>(
     match catch_unwind(AssertUnwindSafe(|| f.poll(cx))) {
         Ok(Poll::Ready(r)) => Poll::Ready(Ok(r)),
         Ok(Poll::Pending) => Poll::Pending,
-        Err(p) => {
-            let msg = if let Some(s) = p.downcast_ref::<&str>() {
-                (*s).to_owned()
-            } else if let Some(s) = p.downcast_ref::<String>() {
-                s.clone()
-            } else {
-                "<non-string panic payload>".to_owned()
-            };
-            Poll::Ready(Err(msg))
-        }
+        Err(p) => Poll::Ready(Err(waiter_rt::panic_message(&*p).to_owned())),
     }
 }

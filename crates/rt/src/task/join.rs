@@ -80,8 +80,9 @@ impl fmt::Display for JoinError {
 
 impl std::error::Error for JoinError {}
 
-/// The text of a panic payload.
-pub(crate) fn panic_message(p: &(dyn Any + Send)) -> &str {
+/// The text of a panic payload (a `&str` or `String` message, or a
+/// placeholder for any other payload).
+pub fn panic_message(p: &(dyn Any + Send)) -> &str {
     if let Some(s) = p.downcast_ref::<&str>() {
         s
     } else if let Some(s) = p.downcast_ref::<String>() {

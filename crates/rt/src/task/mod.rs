@@ -55,7 +55,7 @@ use slab::Slab;
 use crate::event_loop::{Inner, Micro};
 use cell::{AnyTask, Meta, TaskCell};
 pub(crate) use header::Header;
-pub(crate) use join::panic_message;
+pub use join::panic_message;
 pub use join::{JoinError, JoinHandle};
 
 /// How many task polls one checkpoint may run before the loop moves on.

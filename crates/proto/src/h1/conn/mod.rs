@@ -304,26 +304,15 @@ impl Conn {
         }
     }
 
-    /// The armed deadline expired: writes `408 Request Timeout` if part of a
-    /// head had arrived and nothing else is owed, then closes.
+    /// A timeout expired (the armed deadline, or the server's whole-request
+    /// limit while a body was still arriving): writes `408 Request Timeout`
+    /// if part of a head had arrived, or a body is being read for the only
+    /// request owed a response, and no response has begun; then closes.
     pub fn on_timeout(&mut self, out: &mut Vec<u8>) {
-        if self.deadline() == Deadline::Head
-            && self.partial
-            && matches!(self.writing, Writing::Init)
-        {
-            write::canned_response(crate::StatusCode::REQUEST_TIMEOUT, out);
-        }
-        self.close();
-    }
-
-    /// The whole-request timeout expired while a body was still arriving:
-    /// writes `408 Request Timeout` if the response to that request has not
-    /// started and no earlier response is owed, then closes.
-    pub fn on_body_timeout(&mut self, out: &mut Vec<u8>) {
-        if matches!(self.reading, Reading::Body(_) | Reading::Continue(_))
-            && matches!(self.writing, Writing::Init)
-            && self.queue.len() == 1
-        {
+        let head = self.deadline() == Deadline::Head && self.partial;
+        let body = matches!(self.reading, Reading::Body(_) | Reading::Continue(_))
+            && self.queue.len() == 1;
+        if (head || body) && matches!(self.writing, Writing::Init) {
             write::canned_response(crate::StatusCode::REQUEST_TIMEOUT, out);
         }
         self.close();
