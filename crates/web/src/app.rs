@@ -11,9 +11,11 @@
 //! routes under the prefix, each keeping the router's middleware (which
 //! therefore runs only for those routes, after the app's). A mounted
 //! handler answers the prefix itself, the prefix with a slash and
-//! everything below it, and sees the rest of the path in
-//! [`Request::rel_path`]. A mounted router's fallback and error hook are
-//! not carried over: the app's apply.
+//! everything below it. Every mounted route, a router's as a handler's,
+//! sees the path below its mount point in [`Request::rel_path`] (`/`
+//! for the mount point itself in a router, as Express's `req.path`) and
+//! the part above in [`Request::base_path`]. A mounted router's fallback
+//! and error hook are not carried over: the app's apply.
 //!
 //! Invariants: a conflicting pattern or a second route for the same method
 //! and path is a programming error and panics at registration; the table
@@ -40,6 +42,9 @@ const REST: &str = "__waiter_rest";
 enum Rel {
     /// Not mounted: the whole path.
     Whole,
+    /// A mounted router's route: the path below this many segments (those
+    /// of the prefixes it is mounted under), or `/` for the prefix itself.
+    Below(usize),
     /// The mount point itself: an empty relative path.
     Exact,
     /// The mount point with a slash: `/`.
@@ -209,10 +214,16 @@ impl App {
                 "/" if !prefix.is_empty() => prefix.to_owned(),
                 p => format!("{prefix}{p}"),
             };
+            let segments = prefix.matches('/').count();
             for r in routes {
                 let mut stack = (*sub.middleware).clone();
                 stack.extend(r.middleware.iter().cloned());
-                self.add(&full, r.method, r.handler, Rc::new(stack), r.rel);
+                let rel = match r.rel {
+                    Rel::Whole if segments > 0 => Rel::Below(segments),
+                    Rel::Below(n) => Rel::Below(n + segments),
+                    other => other,
+                };
+                self.add(&full, r.method, r.handler, Rc::new(stack), rel);
             }
         }
         self
@@ -303,11 +314,13 @@ impl App {
                 params.push((k.to_owned(), percent_decode(v, false)));
             }
         }
+        let path = req.path();
         let rel = match route.rel {
             Rel::Whole => None,
-            Rel::Exact => Some(String::new()),
-            Rel::Slash => Some("/".to_owned()),
-            Rel::Rest => rest,
+            Rel::Exact => Some((path.len(), String::new())),
+            Rel::Slash => Some((path.len() - 1, "/".to_owned())),
+            Rel::Rest => rest.map(|r| (path.len() - r.len(), r)),
+            Rel::Below(n) => Some(below(path, n)),
         };
         let out = (
             route.handler.clone(),
@@ -316,6 +329,15 @@ impl App {
         );
         req.set_route(params, rel);
         out
+    }
+}
+
+/// Splits `path` after its first `n` segments: where the rest starts and
+/// the rest, which is `/` when nothing is left.
+fn below(path: &str, n: usize) -> (usize, String) {
+    match path.match_indices('/').nth(n) {
+        Some((i, _)) => (i, path[i..].to_owned()),
+        None => (path.len(), "/".to_owned()),
     }
 }
 

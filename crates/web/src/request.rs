@@ -33,8 +33,9 @@ pub struct Request {
     inner: waiter_http::Request,
     /// Decoded path parameters, in pattern order.
     params: Vec<(String, String)>,
-    /// The raw path below the mount point, for mounted handlers.
-    rel_path: Option<String>,
+    /// For a mounted route: where the path below the mount point starts
+    /// in the path, and that part of it.
+    rel_path: Option<(usize, String)>,
     /// Values attached by middleware, one per type.
     extensions: HashMap<TypeId, Box<dyn Any>>,
 }
@@ -93,16 +94,35 @@ impl Request {
         &self.params
     }
 
-    pub(crate) fn set_route(&mut self, params: Vec<(String, String)>, rel: Option<String>) {
+    pub(crate) fn set_route(
+        &mut self,
+        params: Vec<(String, String)>,
+        rel: Option<(usize, String)>,
+    ) {
         self.params = params;
         self.rel_path = rel;
     }
 
-    /// For a handler mounted under a prefix, the raw path below the prefix
-    /// (`/a/b.txt` for `/static/a/b.txt` under `/static`; empty for
-    /// `/static` itself). Otherwise the whole path.
+    /// For a route mounted under a prefix, the raw path below the prefix,
+    /// as Express's `req.path`: `/a/b.txt` for `/static/a/b.txt` under
+    /// `/static`. The prefix itself is empty for a mounted handler and `/`
+    /// for a mounted router's routes. Otherwise the whole path.
     pub fn rel_path(&self) -> &str {
-        self.rel_path.as_deref().unwrap_or(self.inner.path())
+        match &self.rel_path {
+            Some((_, rel)) => rel,
+            None => self.inner.path(),
+        }
+    }
+
+    /// For a route mounted under a prefix, the part of the raw path that
+    /// matched the prefix, as Express's `req.baseUrl` (`/static` for
+    /// `/static/a/b.txt`); otherwise empty. The whole path is always
+    /// [`path`](waiter_http::Request::path).
+    pub fn base_path(&self) -> &str {
+        match &self.rel_path {
+            Some((at, _)) => &self.inner.path()[..*at],
+            None => "",
+        }
     }
 
     /// Decoded query pairs, in order (`+` is a space).

@@ -231,3 +231,45 @@ fn error_hook_customises_errors() {
     assert_eq!(get(addr, "/y").status, 404);
     assert!(get(addr, "/y").text().starts_with("custom 404"));
 }
+
+/// Answers `base|rel` for every request.
+fn paths(req: Request) -> impl std::future::Future<Output = String> {
+    let s = format!("{}|{}", req.base_path(), req.rel_path());
+    async move { s }
+}
+
+#[test]
+fn a_mounted_route_sees_the_path_below_its_mount_point() {
+    let addr = serve(|| {
+        let mut inner = App::new();
+        inner.get("/", paths).get("/x/{n}", paths);
+        let mut api = App::new();
+        api.get("/", paths).get("/items/{n}", paths);
+        api.mount("/v2", inner);
+        api.mount("/files", paths);
+        let mut app = App::new();
+        app.get("/plain/{n}", paths);
+        app.mount("/api", api);
+        let mut users = App::new();
+        users.get("/posts", paths);
+        app.mount("/u/{id}", users);
+        app
+    });
+    for (path, want) in [
+        ("/plain/1", "|/plain/1"),
+        ("/api", "/api|/"),
+        ("/api/", "/api|/"),
+        ("/api/items/3", "/api|/items/3"),
+        ("/api/items/3/", "/api|/items/3/"),
+        ("/api/v2", "/api/v2|/"),
+        ("/api/v2/x/%41", "/api/v2|/x/%41"),
+        ("/api/files", "/api/files|"),
+        ("/api/files/", "/api/files|/"),
+        ("/api/files/a/b.txt", "/api/files|/a/b.txt"),
+        ("/u/7/posts", "/u/7|/posts"),
+        ("/u/some%2Fone/posts", "/u/some%2Fone|/posts"),
+    ] {
+        let r = get(addr, path);
+        assert_eq!((r.status, r.text().as_str()), (200, want), "{path}");
+    }
+}
