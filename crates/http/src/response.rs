@@ -14,7 +14,12 @@ const JSON: StaticField = StaticField::new("content-type", "application/json");
 /// An HTTP response: status, header fields and a body.
 ///
 /// Framing fields (`Content-Length`, `Transfer-Encoding`, `Connection`) and
-/// `Date` are added by the server.
+/// `Date` are added by the server. A `Content-Length` set here must match
+/// the body. A `Transfer-Encoding` set here (codings the handler applied
+/// to the body itself, or just `chunked`) sends the body chunked, with
+/// `chunked` added last where missing; see
+/// [`Conn::write_head`](waiter_proto::Conn::write_head) for where it is
+/// left out.
 pub struct Response {
     /// The status code.
     pub status: StatusCode,

@@ -571,12 +571,16 @@ fn write_api_misuse() {
         p.conn.write_body(b"x", &mut p.out).unwrap_err().kind(),
         EncodeErrorKind::NoResponse
     );
-    let mut te = ResponseHead::new(StatusCode::OK);
-    te.headers.append("Transfer-Encoding", "chunked");
-    assert_eq!(
-        p.conn.write_head(te, None, &mut p.out).unwrap_err().kind(),
-        EncodeErrorKind::FramingHeader
-    );
+    for bad in ["chunked, gzip", "chunked, chunked", "", "g(zip), chunked"] {
+        let mut te = ResponseHead::new(StatusCode::OK);
+        te.headers.append("Transfer-Encoding", bad);
+        assert_eq!(
+            p.conn.write_head(te, None, &mut p.out).unwrap_err().kind(),
+            EncodeErrorKind::FramingHeader,
+            "{bad:?}"
+        );
+    }
+    assert!(p.out.is_empty());
     let mut cl = ResponseHead::new(StatusCode::OK);
     cl.headers.append("Content-Length", "3");
     assert_eq!(
@@ -832,4 +836,94 @@ fn a_whole_response_in_one_call_is_the_three_calls() {
         }
     }
     assert_eq!(compared, 9 * 9 * 11 * 2);
+}
+
+/// The response to `request` with these fields and body, written through
+/// the general path and the one-call path: both must agree.
+fn with_fields(request: &str, status: StatusCode, fields: &[(&str, &str)], body: &[u8]) -> String {
+    let head = || {
+        let mut h = ResponseHead::new(status);
+        for (n, v) in fields {
+            h.headers.append(*n, *v);
+        }
+        h
+    };
+    let mut p = Peer::new(request.as_bytes());
+    p.poll_all();
+    p.respond_with(head(), Some(body.len() as u64), body);
+    let general = p.take_out();
+    let mut q = Peer::new(request.as_bytes());
+    q.poll_all();
+    q.conn
+        .write_full_response_with(head(), body, OwnLines::default(), &mut q.out)
+        .unwrap();
+    assert_eq!(
+        q.take_out(),
+        general,
+        "one call and the general path differ"
+    );
+    general
+}
+
+#[test]
+fn a_transfer_encoding_set_by_the_caller_frames_the_body_chunked() {
+    let get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_eq!(
+        with_fields(
+            get,
+            StatusCode::OK,
+            &[("Transfer-Encoding", "chunked")],
+            b"hello"
+        ),
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    );
+    // A coding the caller applied itself: chunked is added after it, and
+    // a Content-Length (which must not go with Transfer-Encoding) removed.
+    assert_eq!(
+        with_fields(
+            get,
+            StatusCode::OK,
+            &[("Content-Length", "2"), ("Transfer-Encoding", "gzip")],
+            b"gz"
+        ),
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n2\r\ngz\r\n0\r\n\r\n"
+    );
+    // HEAD: kept as stated, what a GET would carry, with no length of ours.
+    assert_eq!(
+        with_fields(
+            "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n",
+            StatusCode::OK,
+            &[("Transfer-Encoding", "chunked")],
+            b"hello"
+        ),
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    // 204: never sent.
+    assert_eq!(
+        with_fields(
+            get,
+            StatusCode::NO_CONTENT,
+            &[("Transfer-Encoding", "chunked")],
+            b""
+        ),
+        "HTTP/1.1 204 No Content\r\n\r\n"
+    );
+    // HTTP/1.0: not sent; the body has its length.
+    assert_eq!(
+        with_fields(
+            "GET / HTTP/1.0\r\n\r\n",
+            StatusCode::OK,
+            &[("Transfer-Encoding", "chunked")],
+            b"hello"
+        ),
+        "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 5\r\n\r\nhello"
+    );
+    // ...but a coding applied by the caller cannot go without the field.
+    let mut p = Peer::new(b"GET / HTTP/1.0\r\n\r\n");
+    p.poll_all();
+    let mut head = ResponseHead::new(StatusCode::OK);
+    head.headers.append("Transfer-Encoding", "gzip, chunked");
+    let err = p.conn.write_head(head, Some(2), &mut p.out).unwrap_err();
+    assert_eq!(err.kind(), EncodeErrorKind::FramingHeader);
+    assert!(p.out.is_empty());
 }

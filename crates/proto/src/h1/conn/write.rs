@@ -6,8 +6,9 @@ use crate::h1::body::{Encoder, Frame};
 use crate::h1::encode::{
     common_status_line, push_checked_fields, push_status_line, write_response_head,
 };
-use crate::h1::head::{Headers, ResponseHead, StaticField, StatusCode, Version};
+use crate::h1::head::{trim_ows, Headers, ResponseHead, StaticField, StatusCode, Version};
 use crate::h1::parse::{content_length, Present};
+use crate::h1::syntax::is_tchar;
 
 /// Field lines a server adds to a response that has no field of the same
 /// name, pre-built by the server: each empty, or complete lines
@@ -48,8 +49,14 @@ impl Conn {
     /// `body_len` is the body size if known. The connection adds
     /// Content-Length or `Transfer-Encoding: chunked` and `Connection` as
     /// needed, and always answers as HTTP/1.1. A Content-Length field set
-    /// by the caller is honoured (it must agree with `body_len`); a
-    /// Transfer-Encoding field is refused. Interim 1xx responses (other
+    /// by the caller is honoured (it must agree with `body_len`). A
+    /// Transfer-Encoding field set by the caller (codings it applied
+    /// itself, such as `gzip`) makes the body chunked, as in hyper:
+    /// `chunked` is added when it is not the last coding, and a
+    /// Content-Length is removed. It is removed where it must not be sent
+    /// (204, a 2xx to CONNECT, 101, and to HTTP/1.0 clients, where a coding
+    /// other than `chunked` is an error) and kept as stated for HEAD and
+    /// 304, where it tells what a GET would have carried. Interim 1xx responses (other
     /// than 100 and 101) are written as they are and leave the response
     /// open; they are dropped for HTTP/1.0 clients. Nothing is written on
     /// error.
@@ -127,7 +134,12 @@ impl Conn {
         push_status_line(head, out)?;
         let mut fields = Present::default();
         push_checked_fields(&head.headers, out, |i, name| fields.note(i, name))?;
-        let plan = plan(
+        let codings = if fields.transfer_encoding {
+            Some(transfer_codings(&head.headers)?)
+        } else {
+            None
+        };
+        let mut plan = plan(
             ex,
             head.status,
             declared_length(
@@ -137,6 +149,10 @@ impl Conn {
                 drops_body(ex, head.status),
             )?,
         )?;
+        let te = match codings {
+            Some(c) => framing_by_codings(&mut plan, c, ex, head.status)?,
+            None => TeField::Absent,
+        };
         let keep_alive = ex.keep_alive
             && (!fields.connection || !head.headers.contains_token("connection", "close"))
             && !plan.encoder.is_close_delimited()
@@ -147,11 +163,29 @@ impl Conn {
         } else {
             connection_field(&head.headers, &fields, keep_alive, ex.version)
         };
-        if (plan.strip_length && fields.content_length) || connection == ConnectionField::Replace {
+        if (plan.strip_length && fields.content_length)
+            || connection == ConnectionField::Replace
+            || !matches!(te, TeField::Absent | TeField::Keep)
+        {
             // Rare: edit the fields and write the head again.
             out.truncate(mark);
             if plan.strip_length {
                 head.headers.remove("content-length");
+            }
+            match te {
+                TeField::Absent | TeField::Keep => {}
+                TeField::Remove => {
+                    head.headers.remove("transfer-encoding");
+                }
+                TeField::AddChunked => {
+                    let mut value = Vec::new();
+                    for coding in head.headers.list("transfer-encoding") {
+                        value.extend_from_slice(coding);
+                        value.extend_from_slice(b", ");
+                    }
+                    value.extend_from_slice(b"chunked");
+                    head.headers.insert("transfer-encoding", value);
+                }
             }
             if connection == ConnectionField::Replace {
                 head.headers.insert_static(if keep_alive {
@@ -166,7 +200,8 @@ impl Conn {
         if let ConnectionField::Add(line) = connection {
             out.extend_from_slice(line);
         }
-        if !fields.content_length {
+        // The caller's Transfer-Encoding, when sent, is the framing line.
+        if !fields.content_length && matches!(te, TeField::Absent | TeField::Remove) {
             push_framing_line(&plan, out);
         }
         if !fields.date {
@@ -440,9 +475,6 @@ fn declared_length(
     body_len: Option<u64>,
     drops_body: bool,
 ) -> Result<Option<u64>, EncodeError> {
-    if fields.transfer_encoding {
-        return Err(EncodeErrorKind::FramingHeader.into());
-    }
     if !fields.content_length {
         return Ok(body_len);
     }
@@ -493,6 +525,88 @@ fn plan(ex: &Exchange, status: StatusCode, len: Option<u64>) -> Result<Plan, Enc
         plan.encoder = Encoder::eof();
     }
     Ok(plan)
+}
+
+/// A caller's Transfer-Encoding list: whether it ends in `chunked`.
+#[derive(Debug, Clone, Copy)]
+struct Codings {
+    /// The last coding is `chunked`.
+    chunked_last: bool,
+    /// There are codings other than `chunked`.
+    others: bool,
+}
+
+/// Checks a caller's Transfer-Encoding list: coding names are tokens, and
+/// `chunked`, if there, is last and only once.
+fn transfer_codings(headers: &Headers) -> Result<Codings, EncodeError> {
+    let bad = || EncodeError::from(EncodeErrorKind::FramingHeader);
+    let codings: Vec<&[u8]> = headers.list("transfer-encoding").collect();
+    let (last, others) = codings.split_last().ok_or_else(bad)?;
+    let is_chunked = |c: &[u8]| c.eq_ignore_ascii_case(b"chunked");
+    for coding in &codings {
+        let name = trim_ows(coding.split(|&b| b == b';').next().unwrap_or_default());
+        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+            return Err(bad());
+        }
+    }
+    if others.iter().any(|c| is_chunked(c)) {
+        return Err(bad());
+    }
+    let chunked_last = is_chunked(last);
+    Ok(Codings {
+        chunked_last,
+        others: !others.is_empty() || !chunked_last,
+    })
+}
+
+/// What becomes of a caller's Transfer-Encoding field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TeField {
+    /// There is none.
+    Absent,
+    /// Sent as it is.
+    Keep,
+    /// Sent with `chunked` appended.
+    AddChunked,
+    /// Not sent.
+    Remove,
+}
+
+/// Adjusts `plan` to a caller's Transfer-Encoding field (see
+/// [`Conn::write_head`]) and says what becomes of the field.
+fn framing_by_codings(
+    plan: &mut Plan,
+    codings: Codings,
+    ex: &Exchange,
+    status: StatusCode,
+) -> Result<TeField, EncodeError> {
+    if plan.upgraded || status == StatusCode::NO_CONTENT {
+        return Ok(TeField::Remove);
+    }
+    if ex.head || status == StatusCode::NOT_MODIFIED {
+        // What a GET would have carried: no length of ours beside it.
+        plan.length = None;
+        plan.strip_length = true;
+        return Ok(TeField::Keep);
+    }
+    if ex.version == Version::Http10 {
+        // The field must not be sent, and no coding but chunked (which is
+        // ours to apply) can go without it.
+        return if !codings.others {
+            Ok(TeField::Remove)
+        } else {
+            Err(EncodeErrorKind::FramingHeader.into())
+        };
+    }
+    plan.encoder = Encoder::chunked();
+    plan.length = None;
+    plan.chunked = true;
+    plan.strip_length = true;
+    Ok(if codings.chunked_last {
+        TeField::Keep
+    } else {
+        TeField::AddChunked
+    })
 }
 
 /// Appends the framing field line a plan adds (`content-length` or
