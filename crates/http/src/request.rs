@@ -1,11 +1,14 @@
 //! Requests.
 
 use std::fmt;
+use std::io;
 use std::net::SocketAddr;
+use std::rc::Rc;
 
-use waiter_proto::{Headers, Method, RequestHead, Version};
+use waiter_proto::{Headers, Method, RequestHead, ResponseHead, StatusCode, Version};
 
 use crate::body::RequestBody;
+use crate::server::conn::ConnShared;
 
 /// An HTTP request as the handler sees it: the head, parsed and validated,
 /// and a body read on demand.
@@ -16,6 +19,9 @@ pub struct Request {
     body: RequestBody,
     /// The client's address.
     remote: SocketAddr,
+    /// The connection and the request's epoch, for interim responses;
+    /// `None` for a request built by hand.
+    conn: Option<(Rc<ConnShared>, u64)>,
 }
 
 impl fmt::Debug for Request {
@@ -29,13 +35,65 @@ impl fmt::Debug for Request {
 }
 
 impl Request {
-    pub(crate) fn new(head: RequestHead, body: RequestBody, remote: SocketAddr) -> Request {
-        Request { head, body, remote }
+    pub(crate) fn new(
+        head: RequestHead,
+        body: RequestBody,
+        remote: SocketAddr,
+        conn: (Rc<ConnShared>, u64),
+    ) -> Request {
+        Request {
+            head,
+            body,
+            remote,
+            conn: Some(conn),
+        }
     }
 
-    /// A request built by hand (for tests and in-process dispatch).
+    /// A request built by hand (for tests and in-process dispatch). It
+    /// cannot send interim responses.
     pub fn from_parts(head: RequestHead, body: RequestBody, remote: SocketAddr) -> Request {
-        Request { head, body, remote }
+        Request {
+            head,
+            body,
+            remote,
+            conn: None,
+        }
+    }
+
+    /// Sends `103 Early Hints` with `headers` (typically `Link` fields
+    /// naming what the page will need) ahead of the response, as Node's
+    /// `res.writeEarlyHints()`: see [`send_interim`](Self::send_interim).
+    pub async fn early_hints(&self, headers: Headers) -> io::Result<()> {
+        let status = StatusCode::from_u16(103).expect("103 is a status code");
+        self.send_interim(status, headers).await
+    }
+
+    /// Sends an interim (1xx) response ahead of the response, and waits
+    /// until it is written to the socket, so the client has it while the
+    /// handler goes on working. Any number may be sent. An HTTP/1.0 client
+    /// cannot take one: nothing is sent, and this returns `Ok`.
+    ///
+    /// Fails with `InvalidInput` for a status that is not 1xx, or is 100
+    /// (sent by the server when the body is first read) or 101 (an
+    /// upgrade is a final response); with an invalid field, or once the
+    /// request's response is written; and if the socket fails.
+    pub async fn send_interim(&self, status: StatusCode, headers: Headers) -> io::Result<()> {
+        let code = status.as_u16();
+        if !status.is_informational() || code == 100 || code == 101 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{code} is not an interim status a handler may send"),
+            ));
+        }
+        let Some((conn, epoch)) = &self.conn else {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "a request built by hand has no connection",
+            ));
+        };
+        let mut head = ResponseHead::new(status);
+        head.headers = headers;
+        conn.send_interim(*epoch, head).await
     }
 
     /// The method.

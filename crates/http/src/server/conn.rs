@@ -436,6 +436,29 @@ impl ConnShared {
     }
 
     /// Writes all buffered output.
+    /// Writes an interim response for the request of `epoch` and flushes
+    /// it (see [`Request::send_interim`](crate::Request::send_interim)).
+    pub(crate) async fn send_interim(
+        &self,
+        epoch: u64,
+        head: waiter_proto::ResponseHead,
+    ) -> io::Result<()> {
+        if self.epoch.get() != epoch || self.closed.get() {
+            return Err(io::Error::other("the request's response is already sent"));
+        }
+        {
+            let mut io = self.io.borrow_mut();
+            let io = &mut *io;
+            if io.wbuf.capacity() == 0 {
+                io.wbuf = buf::take_out();
+            }
+            io.conn
+                .write_head(head, None, &mut io.wbuf)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        }
+        self.flush().await
+    }
+
     pub(super) async fn flush(&self) -> io::Result<()> {
         if self.flush_now()? {
             return Ok(());

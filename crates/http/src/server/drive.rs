@@ -284,7 +284,7 @@ fn start_request(shared: &Rc<ConnShared>, req: ParsedRequest) -> (Request, Start
         shared.set_phase(Phase::Handler);
         RequestBody::empty()
     };
-    let request = Request::new(req.head, body, shared.remote);
+    let request = Request::new(req.head, body, shared.remote, (shared.clone(), epoch));
     (request, Started { epoch, is_head })
 }
 
