@@ -98,6 +98,51 @@ fn a_request_that_has_arrived_is_not_cut_off_while_its_handler_runs() {
 }
 
 #[test]
+fn a_body_waiting_unread_in_the_socket_has_arrived() {
+    // The body comes after the head, so it waits in the socket, not in the
+    // server's buffer, while the handler takes longer than the request
+    // timeout before it reads it.
+    let srv = start(quick(), || {
+        |mut req: Request| async move {
+            waiter_rt::sleep(Duration::from_millis(3500)).await;
+            let n = req.body_mut().bytes(1 << 20).await.map_or(0, |b| b.len());
+            Response::text(format!("{n}"))
+        }
+    });
+    let big = "x".repeat(100_000);
+    let chunked = format!("5\r\nhello\r\n{:x}\r\n{big}\r\n0\r\n\r\n", big.len());
+    let cases = [
+        ("Content-Length: 5", "hello".to_owned(), "5".to_owned()),
+        (
+            "Transfer-Encoding: chunked",
+            chunked,
+            format!("{}", 5 + big.len()),
+        ),
+    ];
+    let runs: Vec<_> = cases
+        .into_iter()
+        .map(|(framing, body, want)| {
+            let addr = srv.addr;
+            std::thread::spawn(move || {
+                let mut s = connect(addr);
+                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                let head =
+                    format!("POST / HTTP/1.1\r\nHost: x\r\n{framing}\r\nConnection: close\r\n\r\n");
+                s.write_all(head.as_bytes()).unwrap();
+                std::thread::sleep(Duration::from_millis(300));
+                s.write_all(body.as_bytes()).unwrap();
+                let r = read_to_close(&mut s);
+                assert_eq!(status(&r), 200, "{framing}: {r:?}");
+                assert_eq!(util::body(&r), want, "{framing}");
+            })
+        })
+        .collect();
+    for r in runs {
+        r.join().unwrap();
+    }
+}
+
+#[test]
 fn a_slow_body_hits_the_request_timeout() {
     let srv = start(quick(), || ok);
     let mut s = connect(srv.addr);

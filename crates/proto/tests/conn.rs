@@ -927,3 +927,27 @@ fn a_transfer_encoding_set_by_the_caller_frames_the_body_chunked() {
     assert_eq!(err.kind(), EncodeErrorKind::FramingHeader);
     assert!(p.out.is_empty());
 }
+
+#[test]
+fn the_end_of_a_body_is_found_in_bytes_not_yet_given() {
+    let mut p = Peer::new(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n");
+    assert_eq!(p.poll(), req("POST /"));
+    assert!(!p.conn.body_ends_within(&[b"hel"]));
+    assert!(p.conn.body_ends_within(&[b"hel", b"lo"]));
+    let mut p = Peer::new(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+    assert_eq!(p.poll(), req("POST /"));
+    // A size line split between the buffer and the socket.
+    assert!(p
+        .conn
+        .body_ends_within(&[b"5\r\nhello\r\n1", b"\r\nx\r\n0\r\n\r\n"]));
+    assert!(!p
+        .conn
+        .body_ends_within(&[b"5\r\nhello\r\n1", b"\r\nx\r\n0\r\n"]));
+    assert!(!p.conn.body_ends_within(&[b"zz\r\n"]), "malformed");
+    // Nothing was consumed: the body still decodes from the start.
+    p.input.extend_from_slice(b"5\r\nhello\r\n0\r\n\r\n");
+    assert_eq!(p.poll(), Ev::Data(b"hello".to_vec()));
+    let mut idle = Peer::new(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    idle.poll_all();
+    assert!(!idle.conn.body_ends_within(&[b"anything"]));
+}

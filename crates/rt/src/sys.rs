@@ -1,7 +1,7 @@
 //! The OS boundary: the only module allowed `unsafe`.
 //!
 //! Process limits and counters that neither std nor mio nor socket2 expose,
-//! and `sendfile(2)`.
+//! `sendfile(2)`, and the count of bytes a socket holds unread.
 //! Every `unsafe` block calls one libc function through `syscall!` and says
 //! why it is sound.
 #![allow(unsafe_code)]
@@ -148,10 +148,43 @@ pub fn sendfile(
     Ok(n as usize)
 }
 
+/// Bytes waiting in a socket's receive queue, not yet read (`FIONREAD`).
+pub fn bytes_readable(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // The descriptor is borrowed, so open, for the duration of the call;
+    // `n` is a valid, writable int the kernel fills in.
+    syscall!(ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n))?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::fd::AsRawFd;
+
+    #[test]
+    fn unread_bytes_are_counted() {
+        use std::io::{Read, Write};
+        use std::os::fd::AsFd;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (mut s, _) = l.accept().unwrap();
+        assert_eq!(bytes_readable(s.as_fd()).unwrap(), 0);
+        c.write_all(b"hello").unwrap();
+        let mut n = 0;
+        for _ in 0..200 {
+            n = bytes_readable(s.as_fd()).unwrap();
+            if n == 5 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(n, 5);
+        let mut two = [0u8; 2];
+        s.read_exact(&mut two).unwrap();
+        assert_eq!(bytes_readable(s.as_fd()).unwrap(), 3);
+    }
 
     #[test]
     fn a_duplicated_listener_is_adopted_and_other_sockets_are_refused() {

@@ -61,9 +61,16 @@ pub(super) struct ConnIo {
     /// The current request's body was malformed: the connection cannot be
     /// reused after this response.
     pub(super) body_failed: bool,
+    /// The current request's body is known to have arrived whole (see
+    /// `ConnShared::body_arrived`).
+    pub(super) body_arrived: bool,
     /// The last read filled the buffer: grow it before the next one.
     grow: bool,
 }
+
+/// The most bytes of the socket's receive queue the timeout sweep looks
+/// at for the end of a chunked body that has not been read.
+const PEEK_LIMIT: usize = 1 << 20;
 
 impl ConnIo {
     pub(super) fn input(&self) -> &[u8] {
@@ -155,6 +162,7 @@ impl ConnShared {
                 wbuf: Vec::new(),
                 body_done: false,
                 body_failed: false,
+                body_arrived: false,
                 grow: false,
             }),
             config,
@@ -302,12 +310,30 @@ impl ConnShared {
         self.close();
     }
 
-    /// Whether the rest of the current request's body (of known length) is
-    /// already in the read buffer.
+    /// Whether the rest of the current request's body has arrived: it is
+    /// in the read buffer, or in the socket's receive queue, not yet read
+    /// because the handler has not asked for it. A chunked body's end is
+    /// looked for in at most [`PEEK_LIMIT`] bytes of the queue. Once true,
+    /// it stays true for the request.
     fn body_arrived(&self) -> bool {
-        let io = self.io.borrow();
-        let buffered = (io.end - io.start) as u64;
-        io.conn.body_remaining().is_some_and(|n| buffered >= n)
+        let mut io = self.io.borrow_mut();
+        if io.body_arrived {
+            return true;
+        }
+        let waiting = self.stream.bytes_readable().unwrap_or(0);
+        let arrived = match io.conn.body_remaining() {
+            Some(n) => (io.end - io.start + waiting) as u64 >= n,
+            None => {
+                let mut peeked = vec![0; waiting.min(PEEK_LIMIT)];
+                let n = match peeked.len() {
+                    0 => 0,
+                    _ => self.stream.try_peek(&mut peeked).unwrap_or(0),
+                };
+                io.conn.body_ends_within(&[io.input(), &peeked[..n]])
+            }
+        };
+        io.body_arrived = arrived;
+        arrived
     }
 
     /// Reads the next piece of the current request's body.

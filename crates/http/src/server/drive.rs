@@ -261,6 +261,7 @@ fn start_request(shared: &Rc<ConnShared>, req: ParsedRequest) -> (Request, Start
         let mut io = shared.io.borrow_mut();
         io.body_done = false;
         io.body_failed = false;
+        io.body_arrived = false;
         // A handler may wait a long time (a database, a timer): don't hold a
         // buffer for it when every byte read so far is consumed.
         if io.start == io.end {

@@ -20,7 +20,7 @@
 //! | idle, before the first request | `headers_timeout` | close |
 //! | idle between requests | `keep_alive_timeout` | close |
 //! | receiving a request head | `headers_timeout` from its first byte | 408, close |
-//! | receiving a request body | `request_timeout` from the head's first byte, until the whole body is buffered | 408 (if no response has begun), close |
+//! | receiving a request body | `request_timeout` from the head's first byte, until the whole body has arrived (read, or waiting in the socket) | 408 (if no response has begun), close |
 //! | handler running | none (a departed client is noticed unless `half_close`) | |
 //! | blocked writing | `write_timeout` since the last write that moved bytes | close |
 //!

@@ -137,6 +137,17 @@ impl TcpStream {
         self.io.poll_io(cx, Direction::Read, |s| s.peek(buf))
     }
 
+    /// Looks at incoming bytes without consuming them or waiting:
+    /// `WouldBlock` if none are there.
+    pub fn try_peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.try_io(Direction::Read, |s| s.peek(buf))
+    }
+
+    /// How many bytes have arrived and wait to be read.
+    pub fn bytes_readable(&self) -> io::Result<usize> {
+        crate::sys::bytes_readable(self.io.get().as_fd())
+    }
+
     /// The poll form of [`read`](Self::read).
     pub fn poll_read_buf(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let r = self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf));

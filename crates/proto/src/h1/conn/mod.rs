@@ -288,6 +288,31 @@ impl Conn {
         }
     }
 
+    /// Whether the body of the request being read ends within `parts`,
+    /// the unconsumed input followed by bytes not yet given (such as those
+    /// still waiting in the socket): nothing is consumed. False for a
+    /// malformed body, and when no body is being read.
+    pub fn body_ends_within(&self, parts: &[&[u8]]) -> bool {
+        let (Reading::Body(d) | Reading::Continue(d)) = &self.reading else {
+            return false;
+        };
+        if let Some(n) = d.remaining() {
+            return parts.iter().map(|p| p.len() as u64).sum::<u64>() >= n;
+        }
+        // A chunk-size line may straddle two parts: decode them as one.
+        let joined = parts.concat();
+        let mut d = d.clone();
+        let mut rest = &joined[..];
+        loop {
+            match d.decode(rest) {
+                Ok(step) if step.done => return true,
+                Ok(step) if step.consumed == 0 => return false,
+                Ok(step) => rest = &rest[step.consumed..],
+                Err(_) => return false,
+            }
+        }
+    }
+
     /// Whether the connection is still expected to serve further requests.
     pub fn should_keep_alive(&self) -> bool {
         self.keep_alive
