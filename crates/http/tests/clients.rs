@@ -4,7 +4,7 @@ mod util;
 
 use std::process::Command;
 
-use util::start;
+use util::{run, start};
 use waiter_http::{Request, Response, Server};
 
 async fn echo(mut req: Request) -> Response {
@@ -15,16 +15,6 @@ async fn echo(mut req: Request) -> Response {
         req.target(),
         body.len()
     ))
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("client not installed");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]

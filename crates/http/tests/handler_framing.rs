@@ -8,7 +8,7 @@ mod util;
 use std::io::Write;
 use std::process::Command;
 
-use util::{exchange, start};
+use util::{exchange, run, start};
 use waiter_http::{Body, Request, Response, Server};
 
 const TEXT: &str = "a body the handler framed itself, twice: a body the handler framed itself";
@@ -40,16 +40,6 @@ async fn app(req: Request) -> Response {
             .with_header("transfer-encoding", "gzip"),
         _ => Response::text("plain"),
     }
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("client not installed");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]

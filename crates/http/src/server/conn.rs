@@ -93,6 +93,13 @@ impl ConnIo {
         (step.event, base)
     }
 
+    /// Gives the connection an output buffer from the pool if it has none.
+    pub(super) fn take_out_buf(&mut self) {
+        if self.wbuf.capacity() == 0 {
+            self.wbuf = buf::take_out();
+        }
+    }
+
     pub(super) fn release_buffers(&mut self) {
         if self.start == self.end {
             self.start = 0;
@@ -289,7 +296,8 @@ impl ConnShared {
             // Node's `requestTimeout`: a handler that reads it late is not
             // cut off.
             Phase::Body => {
-                !self.body_arrived() && over(self.request_start.get(), c.request_timeout)
+                // The clock first: looking at the socket costs a syscall.
+                over(self.request_start.get(), c.request_timeout) && !self.body_arrived()
             }
             Phase::Handler => false,
             Phase::Writing => over(self.since.get(), c.write_timeout),
@@ -475,9 +483,7 @@ impl ConnShared {
         {
             let mut io = self.io.borrow_mut();
             let io = &mut *io;
-            if io.wbuf.capacity() == 0 {
-                io.wbuf = buf::take_out();
-            }
+            io.take_out_buf();
             io.conn
                 .write_head(head, None, &mut io.wbuf)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;

@@ -17,7 +17,6 @@ use std::task::Poll;
 
 use waiter_proto::{Frame, OwnLines, ResponseHead, StaticField, StatusCode, Version};
 
-use super::buf;
 use super::conn::{ConnShared, Phase};
 use crate::body::Body;
 use crate::Response;
@@ -53,9 +52,7 @@ pub(super) fn write_response(
     let hwm = shared.config.write_high_water_mark;
     let mut io = shared.io.borrow_mut();
     let io = &mut *io;
-    if io.wbuf.capacity() == 0 {
-        io.wbuf = buf::take_out();
-    }
+    io.take_out_buf();
     // Our own fields go in as pre-built lines: no allocation per response.
     // A small body goes out with its head, in one call.
     let date = crate::date::date_line();

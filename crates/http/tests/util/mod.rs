@@ -158,3 +158,14 @@ pub fn status(resp: &str) -> u16 {
 pub fn body(resp: &str) -> &str {
     resp.split_once("\r\n\r\n").map_or("", |(_, b)| b)
 }
+
+/// Runs a client command, failing the test if it fails; returns its stdout.
+pub fn run(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().expect("client not installed");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
