@@ -199,10 +199,10 @@ pub(crate) struct Diag {
     events: Cell<u64>,
     /// Events from the latest poll.
     last_events: Cell<usize>,
-    /// Time blocked in the poller.
-    idle: Cell<Duration>,
-    /// Time per phase, indexed by `Phase`.
-    phases: [Cell<Duration>; PHASES],
+    /// Time blocked in the poller, in nanoseconds.
+    idle: Cell<u64>,
+    /// Time per phase in nanoseconds, indexed by `Phase`.
+    phases: [Cell<u64>; PHASES],
     /// Callbacks run.
     pub(crate) callbacks: Cell<u64>,
     /// Task polls run.
@@ -232,7 +232,7 @@ impl Diag {
             polls: Cell::new(0),
             events: Cell::new(0),
             last_events: Cell::new(0),
-            idle: Cell::new(Duration::ZERO),
+            idle: Cell::new(0),
             phases: Default::default(),
             callbacks: Cell::new(0),
             task_polls: Cell::new(0),
@@ -246,9 +246,10 @@ impl Diag {
         }
     }
 
-    pub(crate) fn add_phase(&self, phase: Phase, d: Duration) {
+    /// Adds `ns` nanoseconds to `phase`.
+    pub(crate) fn add_phase(&self, phase: Phase, ns: u64) {
         let c = &self.phases[phase as usize];
-        c.set(c.get() + d);
+        c.set(c.get() + ns);
     }
 
     /// The label of a run that took `duration` and just ended: the label in
@@ -264,11 +265,12 @@ impl Diag {
         }
     }
 
-    pub(crate) fn record_poll(&self, waited: Duration, events: usize) {
+    /// Counts a poll that waited `waited_ns` nanoseconds for `events`.
+    pub(crate) fn record_poll(&self, waited_ns: u64, events: usize) {
         self.polls.set(self.polls.get() + 1);
         self.events.set(self.events.get() + events as u64);
         self.last_events.set(events);
-        self.idle.set(self.idle.get() + waited);
+        self.idle.set(self.idle.get() + waited_ns);
     }
 }
 
@@ -294,14 +296,14 @@ impl Inner {
 
     pub(crate) fn metrics(&self) -> Metrics {
         let d = &self.diag;
-        let p = |ph: Phase| d.phases[ph as usize].get();
+        let p = |ph: Phase| Duration::from_nanos(d.phases[ph as usize].get());
         let pool = self.pool.get();
         Metrics {
             iterations: d.iterations.get(),
             polls: d.polls.get(),
             events: d.events.get(),
             last_poll_events: d.last_events.get(),
-            idle_time: d.idle.get(),
+            idle_time: Duration::from_nanos(d.idle.get()),
             phase_times: PhaseTimes {
                 timers: p(Phase::Timers),
                 pending: p(Phase::Pending),

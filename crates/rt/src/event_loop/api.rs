@@ -58,12 +58,15 @@ impl LoopBuilder {
             None => Clock::System,
         };
         let now = clock.now();
+        let epoch = Instant::now();
         let diag = Diag::new(self.stall_threshold);
         let inner = Inner {
             id: NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed),
             clock,
             now: Cell::new(now),
-            last_reading: Cell::new(Instant::now()),
+            last_reading: Cell::new(epoch),
+            last_ns: Cell::new(0),
+            epoch,
             timers: RefCell::new(TimerQueue::new()),
             refed_timers: Cell::new(0),
             due: RefCell::new(Vec::new()),

@@ -107,6 +107,13 @@ pub(crate) struct Inner {
     /// The latest reading of the system clock, which is where the next
     /// thing the loop runs starts its time (see [`Inner::take_reading`]).
     last_reading: Cell<Instant>,
+    /// `last_reading` in nanoseconds since `epoch`. Times between readings
+    /// (of a callback, a phase, a poll wait) are differences of these: an
+    /// integer subtraction, where subtracting two `Instant`s costs tens of
+    /// instructions, and the loop takes several a wakeup.
+    last_ns: Cell<u64>,
+    /// When the loop was made: where `last_ns` counts from.
+    epoch: Instant,
     /// Scheduled timers.
     pub(crate) timers: RefCell<TimerQueue<TimerEntry>>,
     /// Live timers that keep the loop alive.
@@ -236,14 +243,19 @@ impl Inner {
     pub(crate) fn take_reading(&self) -> Instant {
         let t = Instant::now();
         self.last_reading.set(t);
+        let since = t.saturating_duration_since(self.epoch);
+        // u64 nanoseconds last 584 years.
+        self.last_ns
+            .set(since.as_secs() * 1_000_000_000 + u64::from(since.subsec_nanos()));
         t
     }
 
     /// How long the code that just returned ran: from the last reading to
     /// a new one.
     pub(crate) fn time_since_reading(&self) -> Duration {
-        let start = self.last_reading.get();
-        self.take_reading() - start
+        let start = self.last_ns.get();
+        self.take_reading();
+        Duration::from_nanos(self.last_ns.get() - start)
     }
 
     /// The alive rule: referenced handles or timers, requests in flight, or
@@ -453,7 +465,7 @@ impl Inner {
 
     /// Waits for I/O, then runs what it woke.
     fn run_poll(&self, timeout: Option<Duration>) {
-        let start = self.last_reading.get();
+        let start = self.last_ns.get();
         let n = match self.reactor.poll(timeout) {
             Ok(n) => n,
             Err(e) => {
@@ -462,7 +474,7 @@ impl Inner {
             }
         };
         let end = self.take_reading();
-        self.diag.record_poll(end - start, n);
+        self.diag.record_poll(self.last_ns.get() - start, n);
         // The wait may have been long: timers set by what the poll woke must
         // count from now, not from the start of the iteration (libuv updates
         // its time after `epoll_wait` too).
@@ -552,10 +564,10 @@ impl Inner {
             Some(m) if inner.main_woken.get() => (m(), true),
             _ => (false, false),
         };
-        let mut mark = self.last_reading.get();
-        self.now.set(self.clock.at(mark));
+        self.now.set(self.clock.at(self.last_reading.get()));
+        let mut mark = self.last_ns.get();
         let mut lap = |inner: &Inner, phase: Phase| {
-            let end = inner.last_reading.get();
+            let end = inner.last_ns.get();
             inner.diag.add_phase(phase, end - mark);
             mark = end;
         };
