@@ -20,7 +20,7 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
-use waiter_proto::ParseError;
+use waiter_proto::{Headers, ParseError};
 
 use crate::server::conn::ConnShared;
 
@@ -260,6 +260,22 @@ impl RequestBody {
     /// The declared `Content-Length`, if any (`None` for chunked bodies).
     pub fn length(&self) -> Option<u64> {
         self.length
+    }
+
+    /// Takes the trailer fields that ended a chunked body, once the body
+    /// has been read to its end, as Node's `req.trailers`: `None` before
+    /// that, for a body without them, once taken, and once the response is
+    /// written. They are kept apart from the header section, never merged
+    /// into it, exactly as received (the parser checks their syntax and
+    /// counts them against the head's limits). They wait in the
+    /// connection, not here, so a request without them (nearly all) does
+    /// not carry room for them.
+    pub fn take_trailers(&mut self) -> Option<Headers> {
+        let (shared, epoch) = self.source.as_ref()?;
+        if !self.done {
+            return None;
+        }
+        shared.take_trailers(*epoch)
     }
 
     /// The next chunk, or `None` at the end of the body.

@@ -19,7 +19,8 @@ const JSON: StaticField = StaticField::new("content-type", "application/json");
 /// to the body itself, or just `chunked`) sends the body chunked, with
 /// `chunked` added last where missing; see
 /// [`Conn::write_head`](waiter_proto::Conn::write_head) for where it is
-/// left out.
+/// left out. Trailer fields follow the body when
+/// [`with_trailers`](Self::with_trailers) gives them.
 pub struct Response {
     /// The status code.
     pub status: StatusCode,
@@ -27,7 +28,13 @@ pub struct Response {
     pub headers: Headers,
     /// The body.
     pub body: Body,
+    /// Makes the trailer fields once the body is written. Boxed twice, so
+    /// that a response without them (most) carries one word for them.
+    trailers: Option<Box<TrailerFn>>,
 }
+
+/// Makes a response's trailer fields.
+pub(crate) type TrailerFn = Box<dyn FnOnce() -> Headers>;
 
 impl fmt::Debug for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -35,6 +42,7 @@ impl fmt::Debug for Response {
             .field("status", &self.status)
             .field("headers", &self.headers)
             .field("body", &self.body)
+            .field("trailers", &self.trailers.is_some())
             .finish()
     }
 }
@@ -46,6 +54,7 @@ impl Response {
             status,
             headers: Headers::new(),
             body: Body::Empty,
+            trailers: None,
         }
     }
 
@@ -84,6 +93,58 @@ impl Response {
     pub fn with_body(mut self, body: Body) -> Response {
         self.body = body;
         self
+    }
+
+    /// Sends trailer fields after the body, as Node's `res.addTrailers()`:
+    /// `trailers` runs once the whole body is written, so it can report
+    /// what the body came to (a checksum, a count, a final status). Given
+    /// twice, both makers run, and the second's fields follow the first's.
+    ///
+    /// Only a chunked body has room for trailers, so an HTTP/1.1 response
+    /// with trailers is sent chunked even when its length is known. To an
+    /// HTTP/1.0 client, for HEAD, and for a status without a body (1xx,
+    /// 204, 304) there are none, and `trailers` does not run. Fields that
+    /// RFC 9110 (section 6.5.1) does not allow after the body, because a
+    /// recipient needs them before it (framing, routing, content type and
+    /// coding, authentication, caching, cookies: see `FORBIDDEN_TRAILERS`
+    /// in the server), are dropped with an error in the log, as are all of
+    /// them if one is invalid or `trailers` panics; the body is not
+    /// affected. Naming the fields in a `Trailer` header field tells the
+    /// client what to expect.
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    /// use waiter_http::{Headers, Response};
+    /// let count = Rc::new(Cell::new(0u64));
+    /// let seen = count.clone();
+    /// let r = Response::text("...")
+    ///     .with_header("trailer", "x-items")
+    ///     .with_trailers(move || {
+    ///         let mut t = Headers::new();
+    ///         t.append("x-items", seen.get().to_string());
+    ///         t
+    ///     });
+    /// # drop((r, count));
+    /// ```
+    pub fn with_trailers(mut self, trailers: impl FnOnce() -> Headers + 'static) -> Response {
+        let make: TrailerFn = match self.trailers.take() {
+            Some(first) => Box::new(move || {
+                let mut all = first();
+                for (name, value) in trailers().iter() {
+                    all.append(name, value);
+                }
+                all
+            }),
+            None => Box::new(trailers),
+        };
+        self.trailers = Some(Box::new(make));
+        self
+    }
+
+    /// Splits the response into its status, header fields, body and
+    /// trailer maker.
+    pub(crate) fn into_parts(self) -> (StatusCode, Headers, Body, Option<Box<TrailerFn>>) {
+        (self.status, self.headers, self.body, self.trailers)
     }
 
     /// Sets the status.

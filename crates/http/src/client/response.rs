@@ -56,6 +56,8 @@ pub struct ClientResponse {
     pool: Rc<Pool>,
     /// Where the body is.
     state: State,
+    /// The trailer fields that ended a chunked body, once it has ended.
+    trailers: Option<Headers>,
 }
 
 impl fmt::Debug for ClientResponse {
@@ -87,6 +89,7 @@ impl ClientResponse {
             keep_alive,
             pool,
             state: State::Reading,
+            trailers: None,
         };
         if r.decoder.is_done() {
             r.finish();
@@ -216,9 +219,17 @@ impl ClientResponse {
         }
     }
 
+    /// The trailer fields that ended a chunked body, once the body has
+    /// been read to its end (`None` before that, and for a body without
+    /// them), kept apart from the header section.
+    pub fn trailers(&self) -> Option<&Headers> {
+        self.trailers.as_ref()
+    }
+
     /// The body ended: the connection goes back to the pool if it can.
     fn finish(&mut self) {
         self.state = State::Done;
+        self.trailers = self.decoder.take_trailers();
         if let Some(mut conn) = self.conn.take() {
             if self.keep_alive && conn.buf.is_empty() {
                 conn.mark_reusable();

@@ -22,7 +22,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use bytes::Bytes;
-use waiter_proto::{Conn, Deadline, Event};
+use waiter_proto::{Conn, Deadline, Event, Headers};
 use waiter_rt::net::TcpStream;
 
 use super::park::Parked;
@@ -64,6 +64,10 @@ pub(super) struct ConnIo {
     /// The current request's body is known to have arrived whole (see
     /// `ConnShared::body_arrived`).
     pub(super) body_arrived: bool,
+    /// The trailer fields of the current request's chunked body, from its
+    /// end (which sets them, `None` for a body without) until the handler
+    /// takes them or the connection goes idle.
+    pub(super) trailers: Option<Headers>,
     /// The last read filled the buffer: grow it before the next one.
     grow: bool,
 }
@@ -111,6 +115,9 @@ impl ConnIo {
         if self.wbuf.is_empty() {
             buf::give_out(std::mem::take(&mut self.wbuf));
         }
+        // Untaken trailers of a finished request (never seen by a later
+        // one: each body's end replaces them).
+        self.trailers = None;
     }
 }
 
@@ -170,6 +177,7 @@ impl ConnShared {
                 body_done: false,
                 body_failed: false,
                 body_arrived: false,
+                trailers: None,
                 grow: false,
             }),
             config,
@@ -344,7 +352,9 @@ impl ConnShared {
         arrived
     }
 
-    /// Reads the next piece of the current request's body.
+    /// Reads the next piece of the current request's body; at its end,
+    /// keeps the trailer fields of a chunked body for
+    /// [`take_trailers`](Self::take_trailers).
     pub(crate) fn poll_body(
         &self,
         cx: &mut Context<'_>,
@@ -375,7 +385,8 @@ impl ConnShared {
                     let chunk = Bytes::copy_from_slice(&b[base + r.start..base + r.end]);
                     return Poll::Ready(Ok(Some(chunk)));
                 }
-                Event::End { .. } => {
+                Event::End { trailers } => {
+                    io.trailers = trailers;
                     io.body_done = true;
                     self.set_phase(Phase::Handler);
                     return Poll::Ready(Ok(None));
@@ -400,6 +411,15 @@ impl ConnShared {
                 }
             }
         }
+    }
+
+    /// The trailer fields of request `epoch`'s body, once: `None` if it
+    /// had none or its response is written.
+    pub(crate) fn take_trailers(&self, epoch: u64) -> Option<Headers> {
+        if epoch != self.epoch.get() {
+            return None;
+        }
+        self.io.borrow_mut().trailers.take()
     }
 
     /// Reads more input into the buffer (taking one from the pool if

@@ -17,13 +17,13 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use waiter_proto::{BodyKind, Event, Method, ParsedRequest, StatusCode};
+use waiter_proto::{BodyKind, Event, Method, ParsedRequest, StatusCode, Version};
 
 use super::buf;
 use super::conn::{ConnShared, Phase};
-use super::write::{write_response, write_rest};
+use super::write::{write_response, write_rest, Rest};
 use super::{Handler, ServerInner};
-use crate::body::{Body, RequestBody};
+use crate::body::RequestBody;
 use crate::{Request, Response};
 
 /// How many references to a connection exist while only its driver and
@@ -192,12 +192,12 @@ async fn drive<H: Handler>(
                     };
                     (outcome, started)
                 };
-                if let Some(body) = finish_request(shared, server, outcome, started, last)? {
+                if let Some(rest) = finish_request(shared, server, outcome, started, last)? {
                     // Large, streamed and file bodies wait for the socket.
                     // Their state (about 800 bytes) is boxed, so the future
                     // of every connection stays small for the common, small
                     // body.
-                    Box::pin(write_rest(shared, body)).await?;
+                    Box::pin(write_rest(shared, rest)).await?;
                 }
                 if shared.buffered() >= shared.config.write_high_water_mark {
                     shared.flush().await?;
@@ -250,6 +250,8 @@ struct Started {
     epoch: u64,
     /// The request was HEAD.
     is_head: bool,
+    /// The request was HTTP/1.1 (its response can carry trailers).
+    http11: bool,
 }
 
 /// Prepares the connection for a request and returns the handler's
@@ -278,6 +280,7 @@ fn start_request(shared: &Rc<ConnShared>, req: ParsedRequest) -> (Request, Start
         BodyKind::Chunked | BodyKind::Eof => (None, true),
     };
     let is_head = req.head.method == Method::Head;
+    let http11 = req.head.version == Version::Http11;
     let body = if has_body {
         shared.set_phase(Phase::Body);
         RequestBody::new(shared.clone(), epoch, length)
@@ -286,19 +289,26 @@ fn start_request(shared: &Rc<ConnShared>, req: ParsedRequest) -> (Request, Start
         RequestBody::empty()
     };
     let request = Request::new(req.head, body, shared.remote, (shared.clone(), epoch));
-    (request, Started { epoch, is_head })
+    (
+        request,
+        Started {
+            epoch,
+            is_head,
+            http11,
+        },
+    )
 }
 
 /// Writes the response a handler returned (or a 500 for one that
-/// panicked); returns its body if it is one that
-/// [`write_rest`] must send.
+/// panicked); returns its body if it is one that [`write_rest`] must
+/// send.
 fn finish_request(
     shared: &ConnShared,
     server: &ServerInner,
     outcome: Result<Response, String>,
     started: Started,
     last: bool,
-) -> io::Result<Option<Body>> {
+) -> io::Result<Option<Rest>> {
     let (response, failed) = match outcome {
         Ok(r) => (r, false),
         Err(msg) => {
@@ -313,7 +323,7 @@ fn finish_request(
     shared.set_phase(Phase::Handler);
     // A shutdown may have begun while the handler ran.
     let close = last || failed || server.draining.get() || shared.io.borrow().body_failed;
-    write_response(shared, response, close, started.is_head)
+    write_response(shared, response, close, started.is_head, started.http11)
 }
 
 /// Polls a handler's future, turning a panic into an error message.

@@ -15,34 +15,79 @@ use std::future::poll_fn;
 use std::io;
 use std::task::Poll;
 
-use waiter_proto::{Frame, OwnLines, ResponseHead, StaticField, StatusCode, Version};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use waiter_proto::{Frame, Headers, OwnLines, ResponseHead, StaticField, StatusCode, Version};
 
 use super::conn::{ConnShared, Phase};
 use crate::body::Body;
+use crate::response::TrailerFn;
 use crate::Response;
 
 const CONNECTION_CLOSE: StaticField = StaticField::new("connection", "close");
 
+/// Fields a response may not send as trailers, lower case: RFC 9110
+/// (section 6.5.1) keeps out of trailers whatever a recipient needs before
+/// the content: framing and connection management, routing, the content's
+/// type, coding and range, authentication, caching, and cookies (a state
+/// change a client applies with the head).
+const FORBIDDEN_TRAILERS: &[&str] = &[
+    "authorization",
+    "cache-control",
+    "connection",
+    "content-encoding",
+    "content-length",
+    "content-range",
+    "content-type",
+    "expect",
+    "host",
+    "keep-alive",
+    "max-forwards",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "range",
+    "set-cookie",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "www-authenticate",
+];
+
+/// What is left of a response once its head is in the output buffer: a
+/// body that waits for the socket, and trailers to end it with.
+pub(super) struct Rest {
+    body: Body,
+    trailers: Option<Box<TrailerFn>>,
+}
+
 /// Writes a response into the output buffer: its head, and its body when
 /// that is empty or small (or the request was HEAD), in which case the
-/// response is finished and `None` returned. A large, streamed or file body is returned instead:
-/// [`write_rest`] sends it and finishes the response. (The common, small
-/// response so costs no future of its own.)
+/// response is finished and `None` returned. A large, streamed or file
+/// body, or one with trailers, is returned instead: [`write_rest`] sends
+/// it and finishes the response. (The common, small response so costs no
+/// future of its own.) `http11` says the request was HTTP/1.1, whose
+/// responses can be chunked to carry trailers.
 pub(super) fn write_response(
     shared: &ConnShared,
     response: Response,
     close: bool,
     is_head: bool,
-) -> io::Result<Option<Body>> {
-    let Response {
-        status,
-        mut headers,
-        body,
-    } = response;
+    http11: bool,
+) -> io::Result<Option<Rest>> {
+    let (status, mut headers, body, trailers) = response.into_parts();
+    // No room for trailers without a chunked body, nor without a body at
+    // all.
+    let trailers = trailers.filter(|_| {
+        let code = status.as_u16();
+        http11 && !is_head && code >= 200 && code != 204 && code != 304
+    });
     if close {
         headers.insert_static(&CONNECTION_CLOSE);
     }
-    let len = body.len();
+    // Chunked, so that the trailers fit.
+    let len = if trailers.is_some() { None } else { body.len() };
     let head = ResponseHead {
         version: Version::Http11,
         status,
@@ -61,6 +106,7 @@ pub(super) fn write_response(
         keep_alive: &shared.keep_alive_line,
     };
     let small = match &body {
+        _ if trailers.is_some() => None,
         Body::Empty => Some(&b""[..]),
         Body::Full(b) if b.len() <= hwm => Some(&b[..]),
         _ => None,
@@ -84,7 +130,7 @@ pub(super) fn write_response(
                 .map_err(io::Error::other)?;
             Ok(None)
         }
-        Ok(false) => Ok(Some(body)),
+        Ok(false) => Ok(Some(Rest { body, trailers })),
         Err(e) => {
             tracing::error!(error = %e, "invalid response from handler; answering 500");
             let mut h = ResponseHead::new(StatusCode::INTERNAL_SERVER_ERROR);
@@ -99,19 +145,46 @@ pub(super) fn write_response(
 }
 
 /// Sends the body [`write_response`] returned (waiting for the socket as
-/// needed) and finishes the response.
-pub(super) async fn write_rest(shared: &ConnShared, body: Body) -> io::Result<()> {
-    write_body(shared, body).await?;
-    finish(shared)
-}
-
-/// Ends the current response.
-fn finish(shared: &ConnShared) -> io::Result<()> {
+/// needed) and finishes the response, with its trailers.
+pub(super) async fn write_rest(shared: &ConnShared, rest: Rest) -> io::Result<()> {
+    write_body(shared, rest.body).await?;
+    let trailers = rest.trailers.and_then(|f| make_trailers(*f));
     let mut io = shared.io.borrow_mut();
     let io = &mut *io;
+    if let Some(t) = trailers {
+        match io.conn.finish_response_with_trailers(&t, &mut io.wbuf) {
+            Ok(()) => return Ok(()),
+            // Nothing of them was written: end the body without them.
+            Err(e) => tracing::error!(error = %e, "invalid trailer fields from handler; sent none"),
+        }
+    }
     io.conn
         .finish_response(&mut io.wbuf)
         .map_err(io::Error::other)
+}
+
+/// Runs a handler's trailer maker and keeps the fields a response may end
+/// with; `None` if it panicked or left none.
+fn make_trailers(f: TrailerFn) -> Option<Headers> {
+    let made = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(h) => h,
+        Err(p) => {
+            tracing::error!(panic = %waiter_rt::panic_message(&*p), "a trailer maker panicked; sent no trailers");
+            return None;
+        }
+    };
+    let mut kept = Headers::with_capacity(made.len());
+    for (name, value) in made.iter() {
+        if FORBIDDEN_TRAILERS
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(name))
+        {
+            tracing::error!(field = name, "a field not allowed in trailers; dropped");
+        } else {
+            kept.append(name, value);
+        }
+    }
+    (!kept.is_empty()).then_some(kept)
 }
 
 /// The most bytes of a file sent by one `sendfile` call, or read by one
