@@ -106,8 +106,9 @@ impl Response {
     /// 204, 304) there are none, and `trailers` does not run. Fields that
     /// RFC 9110 (section 6.5.1) does not allow after the body, because a
     /// recipient needs them before it (framing, routing, content type and
-    /// coding, authentication, caching, cookies: see `FORBIDDEN_TRAILERS`
-    /// in the server), are dropped with an error in the log, as are all of
+    /// coding, authentication, caching, cookies: see
+    /// [`allowed_in_trailers`](waiter_proto::allowed_in_trailers)), are
+    /// dropped with an error in the log, as are all of
     /// them if one is invalid or `trailers` panics; the body is not
     /// affected. Naming the fields in a `Trailer` header field tells the
     /// client what to expect.

@@ -294,3 +294,49 @@ fn the_client_reads_a_responses_trailers_after_its_body() {
         s.shutdown(std::time::Duration::from_millis(100)).await;
     });
 }
+
+#[test]
+fn the_client_sends_trailers_and_refuses_fields_that_may_not_be_trailers() {
+    waiter_rt::run(async {
+        let s = Server::builder()
+            .listen("127.0.0.1:0".parse().unwrap(), app)
+            .unwrap();
+        let c = waiter_http::Client::new();
+        let echo = format!("http://{}/echo", s.local_addr());
+        let sum = || trailers(&[("x-sum", "3")]);
+        // In memory, streamed, and with no body at all: all go chunked.
+        let mut r = c
+            .post(&echo)
+            .body("abc")
+            .trailers(sum())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.text().await.unwrap(), "abc before=none after=x-sum=3");
+        let parts = ["a", "bc"].map(|p| Ok(Bytes::from_static(p.as_bytes())));
+        let up = c
+            .post(&echo)
+            .header("content-length", "3")
+            .body_stream(futures_util::stream::iter(parts))
+            .trailers(sum());
+        let mut r = up.send().await.unwrap();
+        assert_eq!(r.text().await.unwrap(), "abc before=none after=x-sum=3");
+        let mut r = c.post(&echo).trailers(sum()).send().await.unwrap();
+        assert_eq!(r.text().await.unwrap(), " before=none after=x-sum=3");
+        for bad in [("Host", "x"), ("content-length", "3"), ("x-bad", "a\r\nb")] {
+            let e = c
+                .post(&echo)
+                .body("abc")
+                .trailers(trailers(&[bad]))
+                .send()
+                .await
+                .unwrap_err();
+            assert_eq!(
+                e.kind(),
+                waiter_http::ClientErrorKind::InvalidRequest,
+                "{bad:?}: {e}"
+            );
+        }
+        s.shutdown(std::time::Duration::from_millis(100)).await;
+    });
+}

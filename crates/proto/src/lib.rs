@@ -26,7 +26,7 @@ pub mod h1;
 pub mod limits;
 
 pub use error::{EncodeError, EncodeErrorKind, ErrorKind, ParseError};
-pub use h1::body::{Decoded, Decoder, Encoder, Frame};
+pub use h1::body::{allowed_in_trailers, Decoded, Decoder, Encoder, Frame};
 pub use h1::conn::{Conn, Deadline, Event, OwnLines, Step};
 pub use h1::head::{
     Headers, Method, RequestHead, ResponseHead, StaticField, StatusCode, Target, TargetForm,

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
-use waiter_proto::{parse_response, Encoder, Limits, Method, ParsedResponse};
+use waiter_proto::{parse_response, Encoder, Headers, Limits, Method, ParsedResponse};
 use waiter_rt::net::TcpStream;
 
 use super::error::{ClientError, ClientErrorKind};
@@ -175,7 +175,8 @@ impl ClientConn {
         fill(&self.stream, &mut self.buf, cx)
     }
 
-    /// Writes the request (`head`, then `body` framed by `encoder`) and
+    /// Writes the request (`head`, then `body` framed by `encoder`, then
+    /// the trailer fields if any) and
     /// reads the head of its response at the same time (see the module
     /// docs); returns the head and whether the whole request was sent.
     ///
@@ -185,17 +186,17 @@ impl ClientConn {
     /// off, and a server that stops reading or never answers is.
     pub(crate) async fn exchange(
         &mut self,
-        request: (Vec<u8>, OutBody, Encoder),
+        request: (Vec<u8>, OutBody, Encoder, Option<Headers>),
         method: &Method,
         limits: &Limits,
         limit: Duration,
     ) -> Result<(ParsedResponse, bool), Failure> {
-        let (head, body, encoder) = request;
+        let (head, body, encoder, trailers) = request;
         let reused = self.reused;
         let stream = &self.stream;
         let progress = std::cell::Cell::new(0u64);
         let mut write = std::pin::pin!(write_request(
-            stream, &progress, reused, head, body, encoder
+            stream, &progress, reused, head, body, encoder, trailers
         ));
         let mut read = std::pin::pin!(read_head(stream, &mut self.buf, reused, method, limits));
         let mut timer = std::pin::pin!(waiter_rt::sleep(limit));
@@ -270,8 +271,8 @@ fn refuses_body(p: &ParsedResponse) -> bool {
     !p.keep_alive || p.head.status.as_u16() >= 300
 }
 
-/// Writes `head`, then `body` framed by `encoder`, counting each write
-/// that moved bytes in `progress`.
+/// Writes `head`, then `body` framed by `encoder` and ended with
+/// `trailers`, counting each write that moved bytes in `progress`.
 async fn write_request(
     stream: &TcpStream,
     progress: &std::cell::Cell<u64>,
@@ -279,6 +280,7 @@ async fn write_request(
     head: Vec<u8>,
     body: OutBody,
     mut encoder: Encoder,
+    trailers: Option<Headers>,
 ) -> Result<(), Failure> {
     let failed = |e: io::Error| Failure {
         retryable: reused,
@@ -287,11 +289,24 @@ async fn write_request(
     let mut pending = head;
     match body {
         OutBody::Empty | OutBody::Spent => {}
-        OutBody::Full(b) => {
+        // With its head, in one vectored write, when no trailers follow.
+        OutBody::Full(b) if trailers.is_none() => {
             write_two(stream, progress, &pending, &b)
                 .await
                 .map_err(failed)?;
             return Ok(());
+        }
+        // Chunked, as one chunk, so that the trailers fit.
+        OutBody::Full(b) => {
+            if !b.is_empty() {
+                let frame = encoder.frame(b.len()).map_err(invalid_body)?;
+                pending.extend_from_slice(frame.prefix());
+                write_two(stream, progress, &pending, &b)
+                    .await
+                    .map_err(failed)?;
+                pending.clear();
+                pending.extend_from_slice(frame.suffix());
+            }
         }
         OutBody::Stream(mut s) => {
             while let Some(chunk) = poll_fn(|cx| s.as_mut().poll_next(cx)).await {
@@ -313,7 +328,11 @@ async fn write_request(
             }
         }
     }
-    encoder.finish(&mut pending).map_err(invalid_body)?;
+    match &trailers {
+        Some(t) => encoder.finish_with_trailers(t, &mut pending),
+        None => encoder.finish(&mut pending),
+    }
+    .map_err(invalid_body)?;
     write_two(stream, progress, &pending, &[])
         .await
         .map_err(failed)

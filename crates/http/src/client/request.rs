@@ -26,7 +26,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_core::Stream;
 use waiter_proto::h1::encode::write_request_head;
-use waiter_proto::{Decoder, Encoder, Headers, Method, RequestHead};
+use waiter_proto::{allowed_in_trailers, Decoder, Encoder, Headers, Method, RequestHead};
 
 use super::conn::{self, ClientConn, Failure, OutBody};
 use super::error::{ClientError, ClientErrorKind};
@@ -57,6 +57,8 @@ struct Req {
     headers: Headers,
     /// The body.
     body: OutBody,
+    /// Trailer fields to end the body with.
+    trailers: Option<Headers>,
     /// Replaces the client's response timeout.
     timeout: Option<Duration>,
 }
@@ -82,6 +84,7 @@ impl RequestBuilder {
             url,
             headers: Headers::new(),
             body: OutBody::Empty,
+            trailers: None,
             timeout: None,
         });
         RequestBuilder { client, req }
@@ -109,6 +112,17 @@ impl RequestBuilder {
     /// no retry, and 307/308 redirects are not followed.
     pub fn body_stream(self, s: impl Stream<Item = io::Result<Bytes>> + 'static) -> Self {
         self.with(|r| r.body = OutBody::Stream(Box::pin(s)))
+    }
+
+    /// Trailer fields to send after the body, as Node's
+    /// `request.addTrailers()`. The body (even one in memory, or none) is
+    /// then sent chunked. A field that may not be a trailer
+    /// ([`allowed_in_trailers`](waiter_proto::allowed_in_trailers)), or an
+    /// invalid one, makes [`send`](Self::send) fail with
+    /// [`InvalidRequest`](ClientErrorKind::InvalidRequest) before anything
+    /// is sent. A redirect that drops the body drops them too.
+    pub fn trailers(self, trailers: Headers) -> Self {
+        self.with(|r| r.trailers = Some(trailers))
     }
 
     /// Replaces the client's response timeout for this request.
@@ -184,6 +198,7 @@ impl Req {
                 self.method = Method::Get;
             }
             self.body = OutBody::Empty;
+            self.trailers = None;
             for name in ["content-type", "content-length", "content-encoding"] {
                 self.headers.remove(name);
             }
@@ -213,7 +228,15 @@ impl Req {
         if !h.contains("user-agent") && !user_agent.is_empty() {
             h.append("user-agent", user_agent);
         }
+        if let Some(t) = &self.trailers {
+            check_trailers(t)?;
+        }
         let encoder = match &self.body {
+            // Only a chunked body has room for trailers.
+            _ if self.trailers.is_some() => {
+                h.append("transfer-encoding", "chunked");
+                Encoder::chunked()
+            }
             OutBody::Full(b) => {
                 h.append("content-length", b.len().to_string());
                 Encoder::length(b.len() as u64)
@@ -243,13 +266,28 @@ impl Req {
         Ok((out, encoder, close))
     }
 
-    /// The caller's `Content-Length`, if it is a plain number.
+    /// The caller's `Content-Length`, if it is a plain number (ignored when
+    /// trailers make the body chunked).
     fn declared_length(&self) -> Option<u64> {
         let v = self.headers.get_str("content-length")?.trim();
         v.bytes()
             .all(|b| b.is_ascii_digit())
             .then(|| v.parse().ok())?
     }
+}
+
+/// Fails unless every field of `t` may be sent, and sent as a trailer.
+fn check_trailers(t: &Headers) -> Result<(), ClientError> {
+    if let Some((name, _)) = t.iter().find(|(n, _)| !allowed_in_trailers(n)) {
+        let e = format!("{name} may not be sent as a trailer field");
+        return Err(ClientError::new(ClientErrorKind::InvalidRequest, e));
+    }
+    // The encoder's own check, on a scratch buffer.
+    Encoder::chunked()
+        .finish_with_trailers(t, &mut Vec::new())
+        .map_err(|e| {
+            ClientError::with_source(ClientErrorKind::InvalidRequest, "invalid trailer field", e)
+        })
 }
 
 /// Sends `req` on a pooled or new connection, retrying once on a new one
@@ -284,10 +322,16 @@ async fn attempt(
     let config = &client.inner.config;
     let (head, encoder, close) = req.encode_head(&config.user_agent)?;
     let body = req.body.take_for_send();
+    let trailers = req.trailers.clone();
     let limit = req.timeout.unwrap_or(config.response_timeout);
     let method = &req.method;
     let (parsed, sent) = match conn
-        .exchange((head, body, encoder), method, &config.limits, limit)
+        .exchange(
+            (head, body, encoder, trailers),
+            method,
+            &config.limits,
+            limit,
+        )
         .await
     {
         Ok(r) => r,

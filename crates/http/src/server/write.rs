@@ -17,7 +17,9 @@ use std::task::Poll;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use waiter_proto::{Frame, Headers, OwnLines, ResponseHead, StaticField, StatusCode, Version};
+use waiter_proto::{
+    allowed_in_trailers, Frame, Headers, OwnLines, ResponseHead, StaticField, StatusCode, Version,
+};
 
 use super::conn::{ConnShared, Phase};
 use crate::body::Body;
@@ -25,35 +27,6 @@ use crate::response::TrailerFn;
 use crate::Response;
 
 const CONNECTION_CLOSE: StaticField = StaticField::new("connection", "close");
-
-/// Fields a response may not send as trailers, lower case: RFC 9110
-/// (section 6.5.1) keeps out of trailers whatever a recipient needs before
-/// the content: framing and connection management, routing, the content's
-/// type, coding and range, authentication, caching, and cookies (a state
-/// change a client applies with the head).
-const FORBIDDEN_TRAILERS: &[&str] = &[
-    "authorization",
-    "cache-control",
-    "connection",
-    "content-encoding",
-    "content-length",
-    "content-range",
-    "content-type",
-    "expect",
-    "host",
-    "keep-alive",
-    "max-forwards",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "range",
-    "set-cookie",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "www-authenticate",
-];
 
 /// What is left of a response once its head is in the output buffer: a
 /// body that waits for the socket, and trailers to end it with.
@@ -175,13 +148,10 @@ fn make_trailers(f: TrailerFn) -> Option<Headers> {
     };
     let mut kept = Headers::with_capacity(made.len());
     for (name, value) in made.iter() {
-        if FORBIDDEN_TRAILERS
-            .iter()
-            .any(|f| f.eq_ignore_ascii_case(name))
-        {
-            tracing::error!(field = name, "a field not allowed in trailers; dropped");
-        } else {
+        if allowed_in_trailers(name) {
             kept.append(name, value);
+        } else {
+            tracing::error!(field = name, "a field not allowed in trailers; dropped");
         }
     }
     (!kept.is_empty()).then_some(kept)

@@ -4,6 +4,49 @@ use crate::error::{EncodeError, EncodeErrorKind};
 use crate::h1::encode::write_fields;
 use crate::h1::head::Headers;
 
+/// Fields a sender must not put in a trailer section, lower case: RFC 9110
+/// (section 6.5.1) keeps out of trailers whatever a recipient needs before
+/// the content: framing and connection management, routing, request
+/// modifiers, the content's type, coding and range, authentication,
+/// caching, and cookies (state a client applies with the head).
+const FORBIDDEN_TRAILERS: &[&str] = &[
+    "authorization",
+    "cache-control",
+    "connection",
+    "content-encoding",
+    "content-length",
+    "content-range",
+    "content-type",
+    "cookie",
+    "expect",
+    "host",
+    "keep-alive",
+    "max-forwards",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "range",
+    "set-cookie",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "www-authenticate",
+];
+
+/// Whether a field called `name` may be sent in a trailer section (see
+/// `FORBIDDEN_TRAILERS` for the ones that may not).
+///
+/// ```
+/// assert!(waiter_proto::allowed_in_trailers("x-checksum"));
+/// assert!(!waiter_proto::allowed_in_trailers("Content-Length"));
+/// ```
+pub fn allowed_in_trailers(name: &str) -> bool {
+    !FORBIDDEN_TRAILERS
+        .iter()
+        .any(|f| f.eq_ignore_ascii_case(name))
+}
+
 /// Frames the body of one outgoing message.
 ///
 /// Either copy through [`encode`](Encoder::encode), or, for vectored

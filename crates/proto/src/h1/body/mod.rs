@@ -14,4 +14,4 @@ mod decode;
 mod encode;
 
 pub use decode::{Decoded, Decoder};
-pub use encode::{Encoder, Frame};
+pub use encode::{allowed_in_trailers, Encoder, Frame};
