@@ -1,9 +1,10 @@
 //! The OS boundary: the only module allowed `unsafe`.
 //!
 //! Process limits and counters that neither std nor mio nor socket2 expose,
-//! `sendfile(2)`, and the count of bytes a socket holds unread.
-//! Every `unsafe` block calls one libc function through `syscall!` and says
-//! why it is sound.
+//! `sendfile(2)`, the count of bytes a socket holds unread, and handing
+//! freed memory back to the OS.
+//! Every `unsafe` block calls one libc function (through `syscall!` where
+//! it reports errors as `-1`) and says why it is sound.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -51,6 +52,26 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
     let (_, hard) = nofile_limit()?;
     set_nofile_limit(hard)?;
     Ok(hard)
+}
+
+/// Gives the allocator's free memory back to the operating system (glibc's
+/// `malloc_trim(0)`). Memory a burst allocated and then freed stays in the
+/// process's resident set until later allocations reuse it; after this
+/// its pages are released. It walks the allocator's free lists, so it is
+/// for after a burst, not for every free. Returns whether anything was
+/// released; where the allocator has no such call it does nothing and
+/// returns false.
+pub fn release_free_memory() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: malloc_trim takes no pointer and may be called from any
+        // thread at any time.
+        unsafe { libc::malloc_trim(0) != 0 }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
+    }
 }
 
 /// The number of file descriptors this process has open.

@@ -158,6 +158,7 @@ impl ServerBuilder {
             ready: Arc::new(ReadyQueue::default()),
             next_gen: Cell::new(0),
             idle_tasks: Cell::new(0),
+            released: Cell::new(0),
             started: waiter_rt::time::now(),
             draining: Cell::new(false),
             accept_waker: RefCell::new(None),
@@ -202,6 +203,9 @@ pub(crate) struct ServerInner {
     next_gen: Cell<u32>,
     /// Idle connections waiting with their task (at most `park_above`).
     pub(crate) idle_tasks: Cell<usize>,
+    /// Connections parked or closed since freed memory was last handed
+    /// back to the OS (see `ServerInner::sweep`).
+    pub(crate) released: Cell<usize>,
     /// When the server started: parked connections count time from here.
     started: Instant,
     /// Set by `shutdown`: connections close after their current response.

@@ -272,6 +272,7 @@ impl ServerInner {
                 let since = conn.idle_since().saturating_duration_since(self.started);
                 let parked = conn.into_parked(ceil_ms(since), gen);
                 self.conns.borrow_mut()[key] = Entry::Parked(parked);
+                self.released.set(self.released.get() + 1);
             }
             // Held elsewhere after all (the driver checked that it was not,
             // in the same poll, so this is a bug): keep a task, which waits
@@ -310,6 +311,7 @@ impl ServerInner {
     /// parked socket; wakes whoever waits for a free slot or for the end.
     pub(crate) fn remove(&self, key: usize) {
         let entry = self.conns.borrow_mut().try_remove(key);
+        self.released.set(self.released.get() + 1);
         match entry {
             Some(Entry::Active {
                 task: Some(task), ..
@@ -354,13 +356,28 @@ impl ServerInner {
     /// The timeout sweep (see the table in the module docs of `server`).
     pub(crate) fn sweep(&self) {
         let now = waiter_rt::time::now();
+        let mut asked = 0;
         for c in self.active() {
             c.check_timeouts(now, &self.config);
             if c.phase() == Phase::Idle
                 && now.saturating_duration_since(c.idle_since()) >= PARK_IDLE
             {
                 c.request_park();
+                asked += 1;
             }
+        }
+        // A parked or closed connection has freed its task and state (over
+        // a kilobyte), but the allocator keeps the pages: after a burst of
+        // connections goes idle, thousands of them would stay in the
+        // resident set for good. Once enough have been freed, hand them
+        // back, after those just asked to park have done so (their drivers
+        // run before the loop's check phase).
+        let released = self.released.get() + asked;
+        if released >= RELEASE_AFTER {
+            self.released.set(0);
+            waiter_rt::set_immediate(|| {
+                waiter_rt::sys::release_free_memory();
+            });
         }
         let now_ms = millis(now.saturating_duration_since(self.started));
         for key in self.parked_where(|p| p.expired(now_ms, &self.config)) {
@@ -381,6 +398,11 @@ impl ServerInner {
         }
     }
 }
+
+/// Connections parked or closed between two sweeps that make the sweep
+/// hand freed memory back to the OS: enough for it to matter (about a
+/// megabyte), few enough that a burst is caught.
+const RELEASE_AFTER: usize = 512;
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
