@@ -489,7 +489,6 @@ impl ConnShared {
         }
     }
 
-    /// Writes all buffered output.
     /// Writes an interim response for the request of `epoch` and flushes
     /// it (see [`Request::send_interim`](crate::Request::send_interim)).
     pub(crate) async fn send_interim(
@@ -511,6 +510,7 @@ impl ConnShared {
         self.flush().await
     }
 
+    /// Writes all buffered output.
     pub(super) async fn flush(&self) -> io::Result<()> {
         if self.flush_now()? {
             return Ok(());

@@ -356,28 +356,24 @@ impl ServerInner {
     /// The timeout sweep (see the table in the module docs of `server`).
     pub(crate) fn sweep(&self) {
         let now = waiter_rt::time::now();
-        let mut asked = 0;
         for c in self.active() {
             c.check_timeouts(now, &self.config);
             if c.phase() == Phase::Idle
                 && now.saturating_duration_since(c.idle_since()) >= PARK_IDLE
             {
                 c.request_park();
-                asked += 1;
             }
         }
         // A parked or closed connection has freed its task and state (over
         // a kilobyte), but the allocator keeps the pages: after a burst of
         // connections goes idle, thousands of them would stay in the
-        // resident set for good. Once enough have been freed, hand them
-        // back, after those just asked to park have done so (their drivers
-        // run before the loop's check phase).
-        let released = self.released.get() + asked;
-        if released >= RELEASE_AFTER {
+        // resident set for good. Once enough have been freed since memory
+        // was last handed back, hand it back. (Those asked to park just now
+        // count at a later sweep: they park over the following loop turns,
+        // at most a task budget's worth per turn.)
+        if self.released.get() >= RELEASE_AFTER {
             self.released.set(0);
-            waiter_rt::set_immediate(|| {
-                waiter_rt::sys::release_free_memory();
-            });
+            waiter_rt::sys::release_free_memory();
         }
         let now_ms = millis(now.saturating_duration_since(self.started));
         for key in self.parked_where(|p| p.expired(now_ms, &self.config)) {
@@ -399,9 +395,9 @@ impl ServerInner {
     }
 }
 
-/// Connections parked or closed between two sweeps that make the sweep
-/// hand freed memory back to the OS: enough for it to matter (about a
-/// megabyte), few enough that a burst is caught.
+/// Connections parked or closed since memory was last handed back that
+/// make the sweep hand freed memory back to the OS: enough for it to
+/// matter (about a megabyte), few enough that a burst is caught.
 const RELEASE_AFTER: usize = 512;
 
 fn millis(d: Duration) -> u64 {
