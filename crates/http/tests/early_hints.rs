@@ -7,7 +7,7 @@ mod util;
 use std::io::{Read, Write};
 use std::process::Command;
 
-use util::{connect, exchange, read_to_close, start};
+use util::{connect, exchange, get, read_to_close, start};
 use waiter_http::{Headers, Request, Response, Server, StatusCode};
 
 const LINK: &str = "</style.css>; rel=preload; as=style";
@@ -81,10 +81,7 @@ fn an_http_1_0_client_gets_no_hints() {
 #[test]
 fn only_interim_statuses_other_than_100_and_101_are_sent() {
     let srv = start(Server::builder(), || app);
-    let r = exchange(
-        srv.addr,
-        b"GET /statuses HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
+    let r = get(srv.addr, "/statuses");
     assert!(
         r.starts_with("HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 200 OK\r\n"),
         "{r}"

@@ -8,7 +8,7 @@ mod util;
 use std::io::Write;
 use std::process::Command;
 
-use util::{exchange, run, start};
+use util::{exchange, get, lower_head, run, start};
 use waiter_http::{Body, Request, Response, Server};
 
 const TEXT: &str = "a body the handler framed itself, twice: a body the handler framed itself";
@@ -46,10 +46,7 @@ async fn app(req: Request) -> Response {
 fn a_handler_set_chunked_frames_the_body_chunked() {
     let srv = start(Server::builder(), || app);
     for path in ["/chunked", "/stream"] {
-        let r = exchange(
-            srv.addr,
-            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
-        );
+        let r = get(srv.addr, path);
         let (head, body) = r.split_once("\r\n\r\n").unwrap();
         let lower = head.to_ascii_lowercase();
         assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
@@ -74,11 +71,8 @@ fn a_handler_set_chunked_frames_the_body_chunked() {
 #[test]
 fn a_coding_applied_by_the_handler_gets_chunked_after_it() {
     let srv = start(Server::builder(), || app);
-    let r = exchange(
-        srv.addr,
-        b"GET /gzip HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    let head = r.split_once("\r\n\r\n").unwrap().0.to_ascii_lowercase();
+    let r = get(srv.addr, "/gzip");
+    let head = lower_head(&r);
     assert!(head.contains("transfer-encoding: gzip, chunked\r\n"), "{r}");
     assert!(!head.contains("content-length"), "{head}");
     // curl undoes both codings when asked to take transfer codings.
@@ -90,21 +84,16 @@ fn a_coding_applied_by_the_handler_gets_chunked_after_it() {
 #[test]
 fn an_http_1_0_client_gets_no_transfer_encoding() {
     let srv = start(Server::builder(), || app);
-    let r = exchange(srv.addr, b"GET /chunked HTTP/1.0\r\n\r\n");
-    let (head, body) = r.split_once("\r\n\r\n").unwrap();
-    assert!(
-        !head.to_ascii_lowercase().contains("transfer-encoding"),
-        "{r}"
-    );
-    assert_eq!(body, TEXT, "{r}");
     // A streamed body is delimited by the close instead.
-    let r = exchange(srv.addr, b"GET /stream HTTP/1.0\r\n\r\n");
-    let (head, body) = r.split_once("\r\n\r\n").unwrap();
-    assert!(
-        !head.to_ascii_lowercase().contains("transfer-encoding"),
-        "{r}"
-    );
-    assert_eq!(body, TEXT, "{r}");
+    for path in ["/chunked", "/stream"] {
+        let r = exchange(srv.addr, format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes());
+        let (head, body) = r.split_once("\r\n\r\n").unwrap();
+        assert!(
+            !head.to_ascii_lowercase().contains("transfer-encoding"),
+            "{r}"
+        );
+        assert_eq!(body, TEXT, "{r}");
+    }
     // A coding other than chunked cannot be sent without the field: 500.
     let r = exchange(srv.addr, b"GET /gzip HTTP/1.0\r\n\r\n");
     assert!(r.starts_with("HTTP/1.1 500 "), "{r}");

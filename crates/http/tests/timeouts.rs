@@ -78,17 +78,19 @@ fn a_connection_that_never_sends_is_closed() {
     assert!(t.elapsed() < Duration::from_secs(4));
 }
 
+/// Reads its request's body only after longer than the request timeout,
+/// and answers with the body's length.
+async fn read_late(mut req: Request) -> Response {
+    waiter_rt::sleep(Duration::from_millis(3500)).await;
+    let n = req.body_mut().bytes(1 << 20).await.map_or(0, |b| b.len());
+    Response::text(format!("{n}"))
+}
+
 #[test]
 fn a_request_that_has_arrived_is_not_cut_off_while_its_handler_runs() {
     // The whole body came with the head; the handler takes longer than
     // the request timeout before it reads it.
-    let srv = start(quick(), || {
-        |mut req: Request| async move {
-            waiter_rt::sleep(Duration::from_millis(3500)).await;
-            let n = req.body_mut().bytes(1 << 20).await.map_or(0, |b| b.len());
-            Response::text(format!("{n}"))
-        }
-    });
+    let srv = start(quick(), || read_late);
     let r = util::exchange(
         srv.addr,
         b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
@@ -102,13 +104,7 @@ fn a_body_waiting_unread_in_the_socket_has_arrived() {
     // The body comes after the head, so it waits in the socket, not in the
     // server's buffer, while the handler takes longer than the request
     // timeout before it reads it.
-    let srv = start(quick(), || {
-        |mut req: Request| async move {
-            waiter_rt::sleep(Duration::from_millis(3500)).await;
-            let n = req.body_mut().bytes(1 << 20).await.map_or(0, |b| b.len());
-            Response::text(format!("{n}"))
-        }
-    });
+    let srv = start(quick(), || read_late);
     let big = "x".repeat(100_000);
     let chunked = format!("5\r\nhello\r\n{:x}\r\n{big}\r\n0\r\n\r\n", big.len());
     let cases = [

@@ -15,7 +15,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use util::{body, connect, exchange, read_to_close, run, start};
+use util::{body, connect, exchange, get, lower_head, read_to_close, run, start};
 use waiter_http::{Body, Headers, Request, Response, Server};
 
 /// `name=value` pairs joined by `;`, or `none`.
@@ -151,11 +151,8 @@ fn request_trailers_reach_the_handler_once_the_body_is_read() {
 #[test]
 fn a_streamed_response_ends_with_trailers_made_after_its_body() {
     let srv = start(Server::builder(), || app);
-    let resp = exchange(
-        srv.addr,
-        b"GET /sum HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    let head = resp.split("\r\n\r\n").next().unwrap().to_ascii_lowercase();
+    let resp = get(srv.addr, "/sum");
+    let head = lower_head(&resp);
     assert!(head.contains("\r\ntransfer-encoding: chunked"), "{resp}");
     assert!(head.contains("\r\ntrailer: x-bytes"), "{resp}");
     assert_eq!(
@@ -167,11 +164,8 @@ fn a_streamed_response_ends_with_trailers_made_after_its_body() {
 #[test]
 fn a_whole_body_with_trailers_goes_chunked_without_forbidden_fields() {
     let srv = start(Server::builder(), || app);
-    let resp = exchange(
-        srv.addr,
-        b"GET /full HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    let head = resp.split("\r\n\r\n").next().unwrap().to_ascii_lowercase();
+    let resp = get(srv.addr, "/full");
+    let head = lower_head(&resp);
     assert!(head.contains("\r\ntransfer-encoding: chunked"), "{resp}");
     assert!(!head.contains("content-length"), "{resp}");
     assert_eq!(
@@ -179,10 +173,7 @@ fn a_whole_body_with_trailers_goes_chunked_without_forbidden_fields() {
         ("whole".to_owned(), "x-a: 1\r\nx-b: 2\r\n".to_owned())
     );
     // Given twice, both makers' fields go out, in order.
-    let resp = exchange(
-        srv.addr,
-        b"GET /twice HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
+    let resp = get(srv.addr, "/twice");
     assert_eq!(
         dechunk(&resp),
         (
@@ -191,10 +182,7 @@ fn a_whole_body_with_trailers_goes_chunked_without_forbidden_fields() {
         )
     );
     // Nothing left once the forbidden fields are gone.
-    let resp = exchange(
-        srv.addr,
-        b"GET /forbidden HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
+    let resp = get(srv.addr, "/forbidden");
     assert_eq!(dechunk(&resp), ("only forbidden".to_owned(), String::new()));
 }
 

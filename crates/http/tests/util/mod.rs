@@ -93,6 +93,20 @@ pub fn exchange(addr: SocketAddr, req: &[u8]) -> String {
     read_to_close(&mut s)
 }
 
+/// `GET path` over HTTP/1.1 with `Connection: close`; the whole reply.
+pub fn get(addr: SocketAddr, path: &str) -> String {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    exchange(addr, req.as_bytes())
+}
+
+/// The head of a response (up to the empty line), in lower case.
+pub fn lower_head(resp: &str) -> String {
+    resp.split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
 /// Reads until EOF (or a reset, which also ends the response stream).
 pub fn read_to_close(s: &mut TcpStream) -> String {
     let mut out = Vec::new();
