@@ -58,13 +58,13 @@ impl LoopBuilder {
             None => Clock::System,
         };
         let now = clock.now();
-        let epoch = Instant::now();
+        // The `Instant` first: see `Inner::epoch`.
+        let epoch = (Instant::now(), crate::sys::monotonic_ns());
         let diag = Diag::new(self.stall_threshold);
         let inner = Inner {
             id: NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed),
             clock,
             now: Cell::new(now),
-            last_reading: Cell::new(epoch),
             last_ns: Cell::new(0),
             epoch,
             timers: RefCell::new(TimerQueue::new()),

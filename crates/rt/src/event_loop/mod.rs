@@ -45,6 +45,7 @@ pub use clock::ManualClock;
 use crate::diag::{CallbackKind, Diag, Phase, StallSource};
 use crate::pool::Pool;
 use crate::reactor::{Reactor, Remote};
+use crate::sys;
 use crate::task::{self, Header, Tasks, COMPLETION_BIT};
 use crate::timers::{TimerId, TimerQueue};
 
@@ -104,16 +105,20 @@ pub(crate) struct Inner {
     clock: Clock,
     /// The time cached at the start of the iteration.
     pub(crate) now: Cell<Instant>,
-    /// The latest reading of the system clock, which is where the next
-    /// thing the loop runs starts its time (see [`Inner::take_reading`]).
-    last_reading: Cell<Instant>,
-    /// `last_reading` in nanoseconds since `epoch`. Times between readings
-    /// (of a callback, a phase, a poll wait) are differences of these: an
-    /// integer subtraction, where subtracting two `Instant`s costs tens of
-    /// instructions, and the loop takes several a wakeup.
+    /// The latest reading of the system clock, in nanoseconds since
+    /// `epoch`: where the next thing the loop runs starts its time (see
+    /// [`Inner::take_reading`]). Times between readings (of a callback, a
+    /// phase, a poll wait) are differences of these, integer subtractions;
+    /// an `Instant` is made from it only where one is needed
+    /// ([`Inner::last_reading`]), once or twice an iteration where the loop
+    /// takes several readings a wakeup.
     last_ns: Cell<u64>,
-    /// When the loop was made: where `last_ns` counts from.
-    epoch: Instant,
+    /// When the loop was made, as an `Instant` and as a reading of the same
+    /// clock in nanoseconds ([`sys::monotonic_ns`], taken just after the
+    /// `Instant`, so an `Instant` made from a later reading is never ahead
+    /// of `Instant::now()` at that moment; it trails it by the tens of
+    /// nanoseconds between the two).
+    epoch: (Instant, u64),
     /// Scheduled timers.
     pub(crate) timers: RefCell<TimerQueue<TimerEntry>>,
     /// Live timers that keep the loop alive.
@@ -240,14 +245,15 @@ impl Inner {
     /// returns is how long that callback ran (plus well under a microsecond
     /// of bookkeeping), and one reading per callback times them all; the
     /// iteration's phases and its start time come from the same readings.
-    pub(crate) fn take_reading(&self) -> Instant {
-        let t = Instant::now();
-        self.last_reading.set(t);
-        let since = t.saturating_duration_since(self.epoch);
+    pub(crate) fn take_reading(&self) {
         // u64 nanoseconds last 584 years.
         self.last_ns
-            .set(since.as_secs() * 1_000_000_000 + u64::from(since.subsec_nanos()));
-        t
+            .set(sys::monotonic_ns().saturating_sub(self.epoch.1));
+    }
+
+    /// The latest reading as an `Instant`.
+    pub(crate) fn last_reading(&self) -> Instant {
+        self.epoch.0 + Duration::from_nanos(self.last_ns.get())
     }
 
     /// How long the code that just returned ran: from the last reading to
@@ -328,7 +334,7 @@ impl Inner {
         // and pending callbacks may have run since it was taken, and the
         // wait must not grow by their running time (Node restarts its
         // timer from a fresh reading too).
-        let now = self.clock.at(self.last_reading.get());
+        let now = self.clock.at(self.last_reading());
         Some(next.saturating_duration_since(now))
     }
 
@@ -432,7 +438,7 @@ impl Inner {
             TimerAction::Repeat(Some(mut cb), _) => {
                 // Re-armed from when this run starts, as Node's
                 // `getLibuvNow()` before the callback.
-                let start = self.clock.at(self.last_reading.get());
+                let start = self.clock.at(self.last_reading());
                 self.run_guarded(CallbackKind::Timer, &mut cb);
                 self.checkpoint();
                 let mut timers = self.timers.borrow_mut();
@@ -473,12 +479,12 @@ impl Inner {
                 0
             }
         };
-        let end = self.take_reading();
+        self.take_reading();
         self.diag.record_poll(self.last_ns.get() - start, n);
         // The wait may have been long: timers set by what the poll woke must
         // count from now, not from the start of the iteration (libuv updates
         // its time after `epoll_wait` too).
-        self.now.set(self.clock.at(end));
+        self.now.set(self.clock.at(self.last_reading()));
         let mut buf = std::mem::take(&mut *self.remote_buf.borrow_mut());
         self.remote.drain(&mut buf);
         for t in buf.drain(..) {
@@ -564,7 +570,7 @@ impl Inner {
             Some(m) if inner.main_woken.get() => (m(), true),
             _ => (false, false),
         };
-        self.now.set(self.clock.at(self.last_reading.get()));
+        self.now.set(self.clock.at(self.last_reading()));
         let mut mark = self.last_ns.get();
         let mut lap = |inner: &Inner, phase: Phase| {
             let end = inner.last_ns.get();
