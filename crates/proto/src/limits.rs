@@ -7,13 +7,10 @@
 
 /// Default for [`Limits::max_head_bytes`]: 16 KiB, Node's
 /// `--max-http-header-size`. Large enough for real cookies, small enough
-/// that a connection that never finishes its head costs little.
+/// that a connection that never finishes its head costs little. As in
+/// Node, the request line has no budget of its own: a target may use all
+/// of it.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
-
-/// Default for [`Limits::max_request_line`]: 8 KiB. URLs beyond this are
-/// almost always abuse; it lets the parser answer 414 rather than 431 for
-/// a long target.
-pub const MAX_REQUEST_LINE: usize = 8 * 1024;
 
 /// Default for [`Limits::max_headers`]: 100 field lines. Header lookups are
 /// linear, so this also bounds the cost of each lookup.
@@ -35,11 +32,9 @@ pub const MAX_DRAIN: u64 = 256 * 1024;
 pub struct Limits {
     /// Maximum bytes of a head, from the first byte (leading empty lines
     /// included) to the end of the empty line. Trailers are counted against
-    /// the same budget. Exceeding it is 431, or 414 while still in the
-    /// request line.
+    /// the same budget. Exceeding it is 431, or 414 when the request line
+    /// alone exceeds it.
     pub max_head_bytes: usize,
-    /// Maximum bytes of the request line (or status line), CRLF excluded. 414.
-    pub max_request_line: usize,
     /// Maximum number of field lines in a head, and separately in a trailer section. 431.
     pub max_headers: usize,
     /// Maximum total bytes of chunk extensions (from `;` to CR) in one body. 413.
@@ -59,7 +54,6 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_head_bytes: MAX_HEAD_BYTES,
-            max_request_line: MAX_REQUEST_LINE,
             max_headers: MAX_HEADERS,
             max_chunk_ext_bytes: MAX_CHUNK_EXT_BYTES,
             max_body: None,

@@ -55,7 +55,6 @@ const HEADS: &[&[u8]] = &[
 fn small_limits() -> Limits {
     Limits {
         max_head_bytes: 48,
-        max_request_line: 24,
         max_headers: 2,
         ..Limits::default()
     }
@@ -64,12 +63,16 @@ fn small_limits() -> Limits {
 /// Limit cases built for [`small_limits`].
 fn limit_heads() -> Vec<Vec<u8>> {
     vec![
-        b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n\r\n".to_vec(),
-        b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_vec(),
+        format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(34)).into_bytes(),
+        format!("GET /{}", "a".repeat(42)).into_bytes(),
         b"GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\n\r\n".to_vec(),
         b"GET / HTTP/1.1\r\nHost: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n\r\n".to_vec(),
         b"GET / HTTP/1.1\r\nHost: xxxxxxxxxxxxxxxxxxxxxx\r\n\r\n".to_vec(),
         b"\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n".to_vec(),
+        // The request line may use the whole budget.
+        format!("GET /{} HTTP/1.0\r\n\r\n", "a".repeat(30)).into_bytes(),
+        // A line that fits, and then a field that does not.
+        format!("GET /{} HTTP/1.0\r\nA: b\r\n\r\n", "a".repeat(26)).into_bytes(),
     ]
 }
 
@@ -122,6 +125,11 @@ fn heads_split_anywhere() {
     assert_eq!(kinds[4], Ok(true));
     assert_eq!(
         kinds[5].clone().unwrap_err().kind(),
+        ErrorKind::HeadTooLarge
+    );
+    assert_eq!(kinds[6], Ok(true));
+    assert_eq!(
+        kinds[7].clone().unwrap_err().kind(),
         ErrorKind::HeadTooLarge
     );
 }

@@ -81,7 +81,7 @@ impl Default for ServerConfig {
 impl fmt::Display for ServerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let l = &self.limits;
-        let rows: [(&str, String); 18] = [
+        let rows: [(&str, String); 17] = [
             ("headers_timeout", format!("{:?}", self.headers_timeout)),
             ("request_timeout", format!("{:?}", self.request_timeout)),
             (
@@ -104,7 +104,6 @@ impl fmt::Display for ServerConfig {
             ("park_above", format!("{} connections", self.park_above)),
             ("half_close", self.half_close.to_string()),
             ("max_head_bytes", format!("{} bytes", l.max_head_bytes)),
-            ("max_request_line", format!("{} bytes", l.max_request_line)),
             ("max_headers", l.max_headers.to_string()),
             (
                 "max_chunk_ext_bytes",

@@ -174,9 +174,6 @@ pub(crate) fn scan_request_fast<'a>(
         HTTP_10 => Version::Http10,
         _ => return None,
     };
-    if sp + 9 > limits.max_request_line {
-        return None;
-    }
     let mut line = sp + 11;
     let mut fields = 0;
     loop {
@@ -484,9 +481,6 @@ fn check_limits(
         StartLine::Request => ErrorKind::UriTooLong,
         StartLine::Response => ErrorKind::HeadTooLarge,
     };
-    if in_start_line && len > limits.max_request_line {
-        return Err(start_line_kind.into());
-    }
     if line + len + 2 > limits.max_head_bytes {
         let kind = if in_start_line {
             start_line_kind
@@ -511,9 +505,7 @@ fn check_start_prefix(
     if start != StartLine::Request {
         return Ok(());
     }
-    let room = limits
-        .max_request_line
-        .min(limits.max_head_bytes.saturating_sub(line + 2));
+    let room = limits.max_head_bytes.saturating_sub(line + 2);
     request_line_prefix(&bytes[..bytes.len().min(room)]).map(|_| ())
 }
 
@@ -702,10 +694,10 @@ mod tests {
         assert_eq!(scan(b"GET"), Ok(None));
         assert_eq!(scan(b"GET /a?b=c"), Ok(None));
         assert_eq!(scan(b"GET / x y"), Ok(None));
-        // Within the line-length limit a bad byte is reported, past it the
-        // limit, whether the line is complete or not.
+        // Within the head limit a bad byte is reported, past it the limit,
+        // whether the line is complete or not.
         let limits = Limits::default();
-        let long = vec![b'A'; limits.max_request_line + 1];
+        let long = vec![b'A'; limits.max_head_bytes + 1];
         let mut bad_late = long.clone();
         bad_late.push(0x01);
         let mut bad_early = long.clone();
@@ -873,15 +865,19 @@ mod tests {
     fn limits_pick_414_or_431() {
         let limits = Limits {
             max_head_bytes: 64,
-            max_request_line: 32,
             max_headers: 2,
             ..Limits::default()
         };
         let s = |b: &[u8]| scan_head(b, &limits, StartLine::Request).map_err(|e| e.kind());
-        let long_target = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(40));
+        let long_target = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(60));
         assert_eq!(s(long_target.as_bytes()), Err(ErrorKind::UriTooLong));
-        assert_eq!(s(&long_target.as_bytes()[..33]), Err(ErrorKind::UriTooLong));
-        assert_eq!(s(&long_target.as_bytes()[..32]), Ok(None));
+        // The line cannot end in time once 63 bytes are in without a CR.
+        assert_eq!(s(&long_target.as_bytes()[..63]), Err(ErrorKind::UriTooLong));
+        assert_eq!(s(&long_target.as_bytes()[..62]), Ok(None));
+        // The request line alone may take the whole budget.
+        let widest = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(46));
+        assert_eq!(widest.len(), 64);
+        assert!(s(widest.as_bytes()).unwrap().is_some());
         let big = format!("GET / HTTP/1.1\r\nA: {}\r\n\r\n", "b".repeat(60));
         assert_eq!(s(big.as_bytes()), Err(ErrorKind::HeadTooLarge));
         assert_eq!(s(&big.as_bytes()[..65]), Err(ErrorKind::HeadTooLarge));

@@ -409,7 +409,6 @@ mod tests {
         let specials = b"\r\n\t :\x7f\x00\x80#/H";
         let tight = Limits {
             max_head_bytes: 64,
-            max_request_line: 24,
             max_headers: 3,
             ..Limits::default()
         };
