@@ -97,4 +97,5 @@ fn an_http_1_0_client_gets_no_transfer_encoding() {
     // A coding other than chunked cannot be sent without the field: 500.
     let r = exchange(srv.addr, b"GET /gzip HTTP/1.0\r\n\r\n");
     assert!(r.starts_with("HTTP/1.1 500 "), "{r}");
+    assert!(util::has_current_date(&r), "{r}");
 }

@@ -47,6 +47,7 @@ fn a_slowloris_head_gets_408_and_is_closed() {
     got.push_str(&read_to_close(&mut s));
     let e = t.elapsed();
     assert_eq!(status(&got), 408, "{got:?}");
+    assert!(util::has_current_date(&got), "{got:?}");
     assert!(
         e >= Duration::from_millis(1400) && e < Duration::from_secs(4),
         "{e:?}"
@@ -176,6 +177,7 @@ fn a_slow_body_hits_the_request_timeout() {
     }
     let got = String::from_utf8_lossy(&got);
     assert!(got.starts_with("HTTP/1.1 408 "), "{got:?}");
+    assert!(util::has_current_date(&got), "{got:?}");
     let e = t.elapsed();
     assert!(
         e >= Duration::from_millis(2000) && e < Duration::from_secs(5),

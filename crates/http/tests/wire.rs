@@ -224,7 +224,11 @@ fn oversized_heads_get_414_and_431() {
     }
     // 414 only when the line alone is past the head limit.
     let long_target = target(20_000) + "\r\n";
-    assert_eq!(status(&exchange(srv.addr, long_target.as_bytes())), 414);
+    let r = exchange(srv.addr, long_target.as_bytes());
+    assert_eq!(status(&r), 414);
+    // A canned response carries Date, as every response (RFC 9110 6.6.1).
+    assert!(util::has_current_date(&r), "{r}");
+    assert!(r.contains("connection: close\r\n"), "{r}");
     // A line that fits and fields that take the head past the limit: 431.
     let big = target(15_000) + &format!("X-Big: {}\r\n\r\n", "b".repeat(2_000));
     assert_eq!(status(&exchange(srv.addr, big.as_bytes())), 431);
@@ -248,6 +252,7 @@ fn a_bad_request_after_good_pipelined_ones_is_answered_last() {
     assert_eq!(body(&parts[0]), "GET /1 0");
     assert_eq!(body(&parts[1]), "GET /2 0");
     assert_eq!(status(&parts[2]), 400);
+    assert!(util::has_current_date(&parts[2]), "{}", parts[2]);
 }
 
 #[test]

@@ -142,7 +142,7 @@ fn error_after_two_valid_requests_waits_for_their_responses() {
     p.respond(StatusCode::OK, b"second");
     assert!(!p.conn.is_closed());
     assert_eq!(p.poll(), Ev::Error(ErrorKind::InvalidContentLength));
-    assert!(p.conn.write_error_response(&mut p.out));
+    assert!(p.conn.write_error_response(b"", &mut p.out));
     assert!(p.conn.is_closed());
     let out = p.take_out();
     let first = out.find("first").unwrap();
@@ -171,16 +171,26 @@ fn error_statuses_in_canned_responses() {
         ),
         (b"GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"),
     ];
+    let date = "date: Mon, 07 Dec 2026 20:00:00 GMT\r\n";
     for (input, status_line) in cases {
         let mut p = Peer::new(input);
         assert!(matches!(p.poll(), Ev::Error(_)));
-        assert!(p.conn.write_error_response(&mut p.out));
-        assert!(p.take_out().starts_with(status_line), "{status_line}");
+        assert!(p.conn.write_error_response(date.as_bytes(), &mut p.out));
+        let want = format!("{status_line}{date}connection: close\r\ncontent-length: 0\r\n\r\n");
+        assert_eq!(p.take_out(), want);
         assert!(p.conn.is_closed());
     }
+    // Without a clock, no Date.
+    let mut p = Peer::new(b"GET / HTTP/1.1\r\n\r\n");
+    assert!(matches!(p.poll(), Ev::Error(_)));
+    assert!(p.conn.write_error_response(b"", &mut p.out));
+    assert_eq!(
+        p.take_out(),
+        "HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
+    );
     let mut p = Peer::new(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
     assert_eq!(p.poll(), Ev::Error(ErrorKind::Http2Preface));
-    assert!(!p.conn.write_error_response(&mut p.out));
+    assert!(!p.conn.write_error_response(b"", &mut p.out));
     assert!(p.out.is_empty() && p.conn.is_closed());
 }
 
@@ -198,7 +208,7 @@ fn body_error_after_response_started_sends_nothing() {
     p.input.extend_from_slice(b"zz\r\n");
     assert_eq!(p.poll(), Ev::Error(ErrorKind::InvalidChunkSize));
     let before = p.out.len();
-    assert!(!p.conn.write_error_response(&mut p.out));
+    assert!(!p.conn.write_error_response(b"", &mut p.out));
     assert_eq!(p.out.len(), before);
     assert!(p.conn.is_closed());
 }
@@ -680,12 +690,12 @@ fn deadlines() {
     assert_eq!(p.poll(), Ev::NeedMore);
     assert_eq!(p.conn.deadline(), Deadline::Head);
     p.take_out();
-    p.conn.on_timeout(&mut p.out);
+    p.conn.on_timeout(b"", &mut p.out);
     assert!(p.take_out().starts_with("HTTP/1.1 408 Request Timeout\r\n"));
     assert!(p.conn.is_closed());
 
     let mut idle = Peer::new(b"");
-    idle.conn.on_timeout(&mut idle.out);
+    idle.conn.on_timeout(b"", &mut idle.out);
     assert!(idle.out.is_empty() && idle.conn.is_closed());
 }
 

@@ -241,7 +241,7 @@ fn drive_conn(pieces: &[&[u8]]) -> (Vec<String>, Vec<u8>) {
             }
             Event::Error(e) => {
                 log.push(format!("error {:?}", e.kind()));
-                conn.write_error_response(&mut out);
+                conn.write_error_response(b"", &mut out);
             }
             Event::NeedMore => match pieces.next() {
                 Some(piece) => input.extend_from_slice(piece),

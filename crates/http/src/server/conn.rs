@@ -318,7 +318,7 @@ impl ConnShared {
             // 408, best effort: the client is slow, not necessarily gone.
             let mut io = self.io.borrow_mut();
             let io = &mut *io;
-            io.conn.on_timeout(&mut io.wbuf);
+            io.conn.on_timeout(&crate::date::date_line(), &mut io.wbuf);
             if let Ok(n) = self.stream.try_write(&io.wbuf) {
                 io.wbuf.drain(..n);
             }

@@ -227,7 +227,8 @@ async fn drive<H: Handler>(
                 {
                     let mut io = shared.io.borrow_mut();
                     let io = &mut *io;
-                    io.conn.write_error_response(&mut io.wbuf);
+                    io.conn
+                        .write_error_response(&crate::date::date_line(), &mut io.wbuf);
                 }
                 shared.flush().await?;
                 return Ok(Ending::Linger);

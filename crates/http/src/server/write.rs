@@ -109,7 +109,7 @@ pub(super) fn write_response(
             let mut h = ResponseHead::new(StatusCode::INTERNAL_SERVER_ERROR);
             h.headers.insert_static(&CONNECTION_CLOSE);
             io.conn
-                .write_head(h, Some(0), &mut io.wbuf)
+                .write_head_with(h, Some(0), own, &mut io.wbuf)
                 .and_then(|()| io.conn.finish_response(&mut io.wbuf))
                 .map_err(io::Error::other)?;
             Ok(None)

@@ -168,6 +168,25 @@ pub fn status(resp: &str) -> u16 {
         .unwrap_or(0)
 }
 
+/// Whether the head of a response has a `Date` field holding the current
+/// time (within a few seconds).
+#[allow(dead_code)]
+pub fn has_current_date(resp: &str) -> bool {
+    let head = resp.split("\r\n\r\n").next().unwrap_or("");
+    let Some(value) = head.split("\r\n").find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("date").then(|| value.trim())
+    }) else {
+        return false;
+    };
+    let Ok(t) = httpdate::parse_http_date(value) else {
+        return false;
+    };
+    let now = std::time::SystemTime::now();
+    let skew = now.duration_since(t).unwrap_or_else(|e| e.duration());
+    skew < Duration::from_secs(5)
+}
+
 /// The body of a response.
 pub fn body(resp: &str) -> &str {
     resp.split_once("\r\n\r\n").map_or("", |(_, b)| b)

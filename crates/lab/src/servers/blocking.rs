@@ -73,7 +73,8 @@ fn process(
                 false
             }
             Event::Error(_) => {
-                conn.write_error_response(out);
+                let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+                conn.write_error_response(format!("date: {date}\r\n").as_bytes(), out);
                 true
             }
             Event::NeedMore | Event::Paused | Event::Closed | Event::Upgrade => true,

@@ -70,7 +70,7 @@
 //!             conn.write_body(b"ok", &mut output).unwrap();
 //!             conn.finish_response(&mut output).unwrap();
 //!         }
-//!         Event::Error(_) => { conn.write_error_response(&mut output); }
+//!         Event::Error(_) => { conn.write_error_response(b"", &mut output); }
 //!         Event::NeedMore | Event::Paused | Event::Closed | Event::Upgrade => break,
 //!     }
 //!     input.drain(..step.consumed);
@@ -333,12 +333,13 @@ impl Conn {
     /// limit while a body was still arriving): writes `408 Request Timeout`
     /// if part of a head had arrived, or a body is being read for the only
     /// request owed a response, and no response has begun; then closes.
-    pub fn on_timeout(&mut self, out: &mut Vec<u8>) {
+    /// `date` is as for [`write_error_response`](Self::write_error_response).
+    pub fn on_timeout(&mut self, date: &[u8], out: &mut Vec<u8>) {
         let head = self.deadline() == Deadline::Head && self.partial;
         let body = matches!(self.reading, Reading::Body(_) | Reading::Continue(_))
             && self.queue.len() == 1;
         if (head || body) && matches!(self.writing, Writing::Init) {
-            write::canned_response(crate::StatusCode::REQUEST_TIMEOUT, out);
+            write::canned_response(crate::StatusCode::REQUEST_TIMEOUT, date, out);
         }
         self.close();
     }

@@ -421,9 +421,11 @@ impl Conn {
     /// After [`Event::Error`](super::Event::Error): writes the canned
     /// response for the error (`Connection: close`, empty body) unless the
     /// response to the failed request has already started or the peer
-    /// speaks another protocol, and closes the connection. Returns whether
-    /// anything was written.
-    pub fn write_error_response(&mut self, out: &mut Vec<u8>) -> bool {
+    /// speaks another protocol, and closes the connection. `date` is the
+    /// server's `date: <IMF-fixdate>\r\n` line (RFC 9110 §6.6.1 wants it
+    /// on every response from a server with a clock), or empty. Returns
+    /// whether anything was written.
+    pub fn write_error_response(&mut self, date: &[u8], out: &mut Vec<u8>) -> bool {
         let Some(pending) = self.error.as_ref().filter(|e| e.delivered) else {
             return false;
         };
@@ -431,7 +433,7 @@ impl Conn {
             && matches!(self.writing, Writing::Init)
             && self.queue.len() == usize::from(pending.in_queue);
         if respond {
-            canned_response(pending.error.status(), out);
+            canned_response(pending.error.status(), date, out);
         }
         self.close();
         respond
@@ -689,13 +691,12 @@ fn connection_field(
     }
 }
 
-/// Writes a response with no body that closes the connection.
-pub(super) fn canned_response(status: StatusCode, out: &mut Vec<u8>) {
-    let mut head = ResponseHead::new(status);
-    const NO_BODY: StaticField = StaticField::new("content-length", "0");
-    head.headers.append_static(&CONNECTION_CLOSE);
-    head.headers.append_static(&NO_BODY);
-    write_response_head(&head, out).expect("canned heads are valid");
+/// Writes a response with no body that closes the connection, with the
+/// `date` line (or none, if it is empty).
+pub(super) fn canned_response(status: StatusCode, date: &[u8], out: &mut Vec<u8>) {
+    push_status_line(&ResponseHead::new(status), out).expect("canonical reasons are valid");
+    out.extend_from_slice(date);
+    out.extend_from_slice(b"connection: close\r\ncontent-length: 0\r\n\r\n");
 }
 
 #[cfg(test)]
