@@ -132,6 +132,9 @@ fn a_large_unread_body_is_not_read_to_its_end() {
     let r = read_to_close(&mut s);
     assert_eq!(status(&r), 413, "{r}");
     assert_eq!(body(&r), "too big");
+    // The head says the connection closes, rather than inviting reuse.
+    assert!(r.contains("\r\nconnection: close\r\n"), "{r}");
+    assert!(!r.contains("keep-alive"), "{r}");
     assert!(started.elapsed() < Duration::from_secs(4));
 }
 

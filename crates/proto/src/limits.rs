@@ -46,7 +46,9 @@ pub struct Limits {
     /// read and dropped after the response so the connection can serve the
     /// next request. A body known to be longer is not read at all, and one
     /// of unknown length (chunked) that runs past it stops being read: in
-    /// both cases the connection closes after the response.
+    /// both cases the connection closes after the response. A response
+    /// head written while a body known to be longer is unread carries
+    /// `Connection: close`.
     pub max_drain: u64,
 }
 

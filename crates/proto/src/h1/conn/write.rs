@@ -157,6 +157,7 @@ impl Conn {
             && (!fields.connection || !head.headers.contains_token("connection", "close"))
             && !plan.encoder.is_close_delimited()
             && !self.body_waits_for_continue()
+            && !self.body_left_too_long()
             && !self.is_last_response();
         let connection = if plan.upgraded {
             ConnectionField::Keep
@@ -458,6 +459,19 @@ impl Conn {
     /// never be sent: the connection cannot be reused after the response.
     fn body_waits_for_continue(&self) -> bool {
         matches!(self.reading, Reading::Continue(_)) && self.queue.len() == 1
+    }
+
+    /// The front request's body is still arriving and more of it is left
+    /// than [`Limits::max_drain`](crate::Limits::max_drain): unless the
+    /// handler reads it all, the connection closes after the response
+    /// (see `end_response`), so the head says so, as Go's server does.
+    fn body_left_too_long(&self) -> bool {
+        match &self.reading {
+            Reading::Body(d) => {
+                self.queue.len() == 1 && d.remaining().is_some_and(|n| n > self.limits.max_drain)
+            }
+            _ => false,
+        }
     }
 }
 
