@@ -3,7 +3,6 @@
 //! Invariant: every subcommand listed here is implemented; `main`
 //! dispatches on [`Command`] and nothing else.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -139,7 +138,7 @@ pub(crate) struct ServeArgs {
     /// The directory to serve.
     #[arg(default_value = ".")]
     pub(crate) dir: PathBuf,
-    /// The address to listen on.
+    /// The address to listen on: an IP address or a host name.
     #[arg(long, default_value = "127.0.0.1")]
     pub(crate) host: String,
     /// The port to listen on (0 picks a free one).
@@ -157,9 +156,9 @@ pub(crate) struct ServeArgs {
 /// Options of `waiter demo`.
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
-    /// The address to listen on.
+    /// The address to listen on: an IP address or a host name.
     #[arg(long, default_value = "127.0.0.1")]
-    pub(crate) host: IpAddr,
+    pub(crate) host: String,
     /// The port to listen on (0 picks a free one).
     #[arg(long, short, default_value_t = waiter_demo::DEFAULT_PORT)]
     pub(crate) port: u16,

@@ -10,7 +10,7 @@ mod args;
 mod lab;
 
 use std::io::IsTerminal;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -50,12 +50,44 @@ fn init_logging() {
         .init();
 }
 
+/// The address `--host` names: an IP address (an IPv6 one with or without
+/// brackets), or a host name resolved once at startup, before the loop
+/// runs. Of a name's addresses the first IPv4 one is taken, as Go's
+/// `net.Listen` does, else the first.
+fn resolve_host(host: &str) -> Result<IpAddr, String> {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if let Ok(ip) = bare.parse() {
+        return Ok(ip);
+    }
+    let addrs: Vec<IpAddr> = (bare, 0)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve --host {host:?}: {e}"))?
+        .map(|a| a.ip())
+        .collect();
+    addrs
+        .iter()
+        .find(|ip| ip.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("--host {host:?} has no address"))
+}
+
 /// `waiter demo`.
 fn demo(a: DemoArgs) -> ExitCode {
+    let host = match resolve_host(&a.host) {
+        Ok(ip) => ip,
+        Err(e) => {
+            eprintln!("waiter: {e}");
+            return ExitCode::from(2);
+        }
+    };
     init_logging();
     waiter_demo::run(waiter_demo::DemoOptions {
         port: a.port,
-        host: a.host,
+        host,
         data_dir: a.data,
         upstream: a.upstream,
     })
@@ -69,10 +101,10 @@ fn serve(a: ServeArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging();
-    let ip: IpAddr = match a.host.parse() {
+    let ip = match resolve_host(&a.host) {
         Ok(ip) => ip,
-        Err(_) => {
-            eprintln!("waiter: --host must be an IP address, got {:?}", a.host);
+        Err(e) => {
+            eprintln!("waiter: {e}");
             return ExitCode::from(2);
         }
     };

@@ -16,11 +16,17 @@ fn site(tag: &str) -> std::path::PathBuf {
 
 /// Starts `waiter serve DIR --port 0` and returns it with its URL.
 fn start(dir: &std::path::Path) -> (Child, String) {
+    start_with(dir, &[])
+}
+
+/// Like [`start`], with more arguments.
+fn start_with(dir: &std::path::Path, args: &[&str]) -> (Child, String) {
     let log = std::fs::File::create(dir.with_extension("log")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_waiter"))
         .arg("serve")
         .arg(dir)
         .args(["--port", "0"])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(log)
         .spawn()
@@ -96,6 +102,25 @@ fn serves_files_and_exits_cleanly_on_sigterm() {
     assert!(log.contains("GET /nope 404"), "request not logged: {log}");
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(dir.with_extension("log"));
+}
+
+#[test]
+fn host_takes_a_name_or_an_address() {
+    let dir = site("host");
+    for (host, want) in [
+        ("localhost", "http://127.0.0.1:"),
+        ("[::1]", "http://[::1]:"),
+    ] {
+        let (mut child, url) = start_with(&dir, &["--host", host]);
+        assert!(url.starts_with(want), "{host}: {url}");
+        let (body, meta) = curl(&format!("{url}/page.html"));
+        assert_eq!(
+            (body.as_str(), meta.as_str()),
+            ("<p>hi from waiter</p>", "200 text/html; charset=utf-8")
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
 }
 
 #[test]
