@@ -10,8 +10,11 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
+use waiter_web::middleware::RequestIdValue;
 use waiter_web::middleware::{Logger, RequestId};
-use waiter_web::{json, App, Next, Request, Response, ResponseExt, WebError, DEFAULT_BODY_LIMIT};
+use waiter_web::{
+    json, App, ErrorRequest, Next, Request, Response, ResponseExt, WebError, DEFAULT_BODY_LIMIT,
+};
 
 #[derive(Clone, Serialize)]
 struct Todo {
@@ -107,6 +110,16 @@ fn app(store: Shared) -> App {
             }
             Ok(waiter_web::status(204))
         }
+    });
+    // Error-handling middleware: sees every error with its request. This
+    // one logs server errors with the request id and passes every error
+    // on to the renderer (a JSON problem document).
+    app.use_error(|err: WebError, req: ErrorRequest| async move {
+        if err.status.as_u16() >= 500 {
+            let id = req.extension::<RequestIdValue>().map(|v| v.0.clone());
+            tracing::error!(request_id = ?id, method = %req.method(), path = req.path(), %err, "request failed");
+        }
+        Err::<Response, _>(err)
     });
     app
 }

@@ -14,8 +14,10 @@
 //! everything below it. Every mounted route, a router's as a handler's,
 //! sees the path below its mount point in [`Request::rel_path`] (`/`
 //! for the mount point itself in a router, as Express's `req.path`) and
-//! the part above in [`Request::base_path`]. A mounted router's fallback
-//! and error hook are not carried over: the app's apply.
+//! the part above in [`Request::base_path`]. A mounted router's error
+//! middleware, and its renderer if it set one, handle its routes' errors
+//! before the app's error middleware (see [`catch`](crate::catch)); its
+//! fallback is not carried over: the app's applies.
 //!
 //! Invariants: a conflicting pattern or a second route for the same method
 //! and path is a programming error and panics at registration; the table
@@ -29,7 +31,8 @@ use std::rc::Rc;
 
 use waiter_http::{Method, Response};
 
-use crate::chain::{ErrorHook, Fail, Handler, Middleware, Next, Options, Stack};
+use crate::catch::{Catch, ErrorMiddleware, ErrorRequest, ErrorStack};
+use crate::chain::{BoxFuture, ErrorHook, Fail, Handler, Middleware, Next, Options, Stack};
 use crate::codec::percent_decode;
 use crate::error::WebError;
 use crate::request::Request;
@@ -62,6 +65,9 @@ struct Route {
     handler: Rc<dyn Handler>,
     /// The middleware of the router the route was declared in.
     middleware: Stack,
+    /// The error middleware of the routers it was mounted from, innermost
+    /// first.
+    errors: ErrorStack,
     /// What `rel_path` the handler sees.
     rel: Rel,
     /// `METHOD pattern`, named in stall reports while the route's handler
@@ -79,8 +85,11 @@ pub struct App {
     index: HashMap<String, usize>,
     /// Middleware, in registration order.
     middleware: Stack,
-    /// Renders errors.
-    on_error: Rc<ErrorHook>,
+    /// Error middleware, in registration order.
+    errors: ErrorStack,
+    /// Renders errors no error middleware answered; `None` for the
+    /// problem document.
+    on_error: Option<Rc<ErrorHook>>,
     /// Answers paths no route matches.
     fallback: Option<Rc<dyn Handler>>,
 }
@@ -113,7 +122,8 @@ impl App {
             paths: Vec::new(),
             index: HashMap::new(),
             middleware: Rc::new(Vec::new()),
-            on_error: Rc::new(|e: WebError| e.render()),
+            errors: Rc::new(Vec::new()),
+            on_error: None,
             fallback: None,
         }
     }
@@ -125,6 +135,7 @@ impl App {
             path,
             Some(method),
             Rc::new(handler),
+            Rc::new(Vec::new()),
             Rc::new(Vec::new()),
             Rel::Whole,
         )
@@ -162,6 +173,7 @@ impl App {
             None,
             Rc::new(handler),
             Rc::new(Vec::new()),
+            Rc::new(Vec::new()),
             Rel::Whole,
         )
     }
@@ -173,9 +185,19 @@ impl App {
         self
     }
 
-    /// Replaces the rendering of errors (by default the problem document).
+    /// Adds an error-handling middleware after the ones already added: it
+    /// sees every error raised while handling a request (404 and 405
+    /// included) with the request, and answers it or passes it on (see
+    /// [`catch`](crate::catch)).
+    pub fn use_error(&mut self, middleware: impl ErrorMiddleware) -> &mut Self {
+        Rc::make_mut(&mut self.errors).push(Rc::new(middleware));
+        self
+    }
+
+    /// Replaces the rendering of the errors no error middleware answered
+    /// (by default the problem document, [`WebError::render`]).
     pub fn on_error(&mut self, hook: impl Fn(WebError) -> Response + 'static) -> &mut Self {
-        self.on_error = Rc::new(hook);
+        self.on_error = Some(Rc::new(hook));
         self
     }
 
@@ -192,23 +214,45 @@ impl App {
             Mount::Router(sub) => self.mount_router(prefix, *sub),
             Mount::Handler(h) => {
                 let none: Stack = Rc::new(Vec::new());
+                let no: ErrorStack = Rc::new(Vec::new());
                 if !prefix.is_empty() {
-                    self.add(prefix, None, h.clone(), none.clone(), Rel::Exact);
+                    self.add(
+                        prefix,
+                        None,
+                        h.clone(),
+                        none.clone(),
+                        no.clone(),
+                        Rel::Exact,
+                    );
                 }
                 self.add(
                     &format!("{prefix}/"),
                     None,
                     h.clone(),
                     none.clone(),
+                    no.clone(),
                     Rel::Slash,
                 );
-                self.add(&format!("{prefix}/{{*{REST}}}"), None, h, none, Rel::Rest)
+                self.add(
+                    &format!("{prefix}/{{*{REST}}}"),
+                    None,
+                    h,
+                    none,
+                    no,
+                    Rel::Rest,
+                )
             }
         }
     }
 
     /// Mounts the routes of `sub` under `prefix`.
     fn mount_router(&mut self, prefix: &str, sub: App) -> &mut Self {
+        // The router's error middleware, then its renderer if it has its
+        // own: after those of routers mounted into it.
+        let mut sub_errors = (*sub.errors).clone();
+        if let Some(hook) = sub.on_error {
+            sub_errors.push(Rc::new(Render(hook)));
+        }
         for (pattern, routes) in sub.paths {
             let full = match pattern.as_str() {
                 "/" if !prefix.is_empty() => prefix.to_owned(),
@@ -218,12 +262,21 @@ impl App {
             for r in routes {
                 let mut stack = (*sub.middleware).clone();
                 stack.extend(r.middleware.iter().cloned());
+                let mut errors = (*r.errors).clone();
+                errors.extend(sub_errors.iter().cloned());
                 let rel = match r.rel {
                     Rel::Whole if segments > 0 => Rel::Below(segments),
                     Rel::Below(n) => Rel::Below(n + segments),
                     other => other,
                 };
-                self.add(&full, r.method, r.handler, Rc::new(stack), rel);
+                self.add(
+                    &full,
+                    r.method,
+                    r.handler,
+                    Rc::new(stack),
+                    Rc::new(errors),
+                    rel,
+                );
             }
         }
         self
@@ -236,6 +289,7 @@ impl App {
         method: Option<Method>,
         handler: Rc<dyn Handler>,
         middleware: Stack,
+        errors: ErrorStack,
         rel: Rel,
     ) -> &mut Self {
         let i = match self.index.get(pattern) {
@@ -261,6 +315,7 @@ impl App {
             method,
             handler,
             middleware,
+            errors,
             rel,
             label,
         });
@@ -273,8 +328,13 @@ impl App {
     }
 
     /// Finds what answers `req`, filling in its parameters.
-    fn resolve(&self, req: &mut Request) -> (Rc<dyn Handler>, Stack, Option<&'static str>) {
-        let none = || Rc::new(Vec::new());
+    fn resolve(&self, req: &mut Request) -> Resolved {
+        let unrouted = |endpoint: Rc<dyn Handler>| Resolved {
+            endpoint,
+            middleware: Rc::new(Vec::new()),
+            errors: Rc::new(Vec::new()),
+            label: None,
+        };
         // Routing is not strict about a trailing slash, as Express's is
         // not by default: `/users/7/` finds `/users/7` when nothing more
         // specific matches it.
@@ -293,17 +353,17 @@ impl App {
                     req.path()
                 ))))
             });
-            return (h, none(), None);
+            return unrouted(h);
         };
         let routes = &self.paths[*m.value].1;
         let Some(route) = pick(routes, req.method()) else {
             let allow = allow(routes);
             if *req.method() == Method::Options {
-                return (Rc::new(Options(allow)), none(), None);
+                return unrouted(Rc::new(Options(allow)));
             }
             let detail = format!("{} is not allowed here; allowed: {allow}", req.method());
             let e = WebError::new(405, detail).with_header("allow", allow);
-            return (Rc::new(Fail(e)), none(), None);
+            return unrouted(Rc::new(Fail(e)));
         };
         let mut params = Vec::new();
         let mut rest = None;
@@ -322,14 +382,42 @@ impl App {
             Rel::Rest => rest.map(|r| (path.len() - r.len(), r)),
             Rel::Below(n) => Some(below(path, n)),
         };
-        let out = (
-            route.handler.clone(),
-            route.middleware.clone(),
-            Some(route.label),
-        );
+        let out = Resolved {
+            endpoint: route.handler.clone(),
+            middleware: route.middleware.clone(),
+            errors: route.errors.clone(),
+            label: Some(route.label),
+        };
         req.set_route(params, rel);
         out
     }
+}
+
+/// What answers a request.
+struct Resolved {
+    endpoint: Rc<dyn Handler>,
+    /// The middleware of the route's routers.
+    middleware: Stack,
+    /// The error middleware of the route's routers.
+    errors: ErrorStack,
+    /// The route's label, if a route matched.
+    label: Option<&'static str>,
+}
+
+/// A renderer set on a mounted router, as the last of its error
+/// middleware: it answers every error.
+struct Render(Rc<ErrorHook>);
+
+impl ErrorMiddleware for Render {
+    fn call(&self, err: WebError, _req: ErrorRequest) -> BoxFuture {
+        let r = (self.0)(err);
+        Box::pin(async move { Ok(r) })
+    }
+}
+
+/// The default renderer: the problem document.
+fn problem(e: WebError) -> Response {
+    e.render()
 }
 
 /// Splits `path` after its first `n` segments: where the rest starts and
@@ -405,15 +493,23 @@ impl waiter_http::server::Handler for App {
 
     fn call(&self, req: waiter_http::Request) -> Pin<Box<dyn Future<Output = Response>>> {
         let mut req = Request::from(req);
-        let (endpoint, local, label) = self.resolve(&mut req);
+        let route = self.resolve(&mut req);
+        let render = self
+            .on_error
+            .clone()
+            .unwrap_or_else(|| Rc::new(problem) as Rc<ErrorHook>);
+        let catch = Catch::new(route.errors, self.errors.clone(), render);
+        // The request as it arrived, for an error raised before the
+        // handler runs.
+        catch.note(&req);
         let next = Next {
             global: self.middleware.clone(),
-            local,
+            local: route.middleware,
             pos: 0,
-            endpoint,
-            on_error: self.on_error.clone(),
+            endpoint: route.endpoint,
+            catch,
         };
-        match label {
+        match route.label {
             Some(label) => Box::pin(Labelled {
                 label,
                 future: next.run(req),

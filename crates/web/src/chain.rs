@@ -7,14 +7,15 @@
 //! before the call runs on the way in and code after it on the way out.
 //! Returning without calling `next` stops the chain.
 //!
-//! Invariant: an error ([`WebError`]) raised anywhere is rendered to a
-//! response by the app's error hook at the point where it crosses a
-//! [`Next::run`] or leaves the app, so middleware always sees a
-//! [`Response`], never an error. A panic in a handler or middleware is
-//! caught at the same point and becomes a 500 from the error hook, with
-//! `Connection: close`: the middleware around it still runs its code on
-//! the way out (CORS headers, request ids, logs), as Express passes a
-//! throwing handler's error to its error handler.
+//! Invariant: an error ([`WebError`]) raised anywhere is turned into a
+//! response by the error middleware and the app's renderer (see
+//! [`catch`](crate::catch)) at the point where it crosses a [`Next::run`]
+//! or leaves the app, so middleware always sees a [`Response`], never an
+//! error. A panic in a handler or middleware is caught at the same point
+//! and handled as a 500 error, with `Connection: close`: the middleware
+//! around it still runs its code on the way out (CORS headers, request
+//! ids, logs), as Express passes a throwing handler's error to its error
+//! handlers.
 
 use std::fmt;
 use std::future::Future;
@@ -23,6 +24,7 @@ use std::rc::Rc;
 
 use waiter_http::Response;
 
+use crate::catch::Catch;
 use crate::error::WebError;
 use crate::request::Request;
 use crate::response::IntoResponse;
@@ -30,7 +32,8 @@ use crate::response::IntoResponse;
 /// The future of a handler or middleware, with the error not yet rendered.
 pub type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, WebError>>>>;
 
-/// Renders a [`WebError`] into a response (see [`App::on_error`](crate::App::on_error)).
+/// Renders a [`WebError`] no error middleware answered into a response
+/// (see [`App::on_error`](crate::App::on_error)).
 pub type ErrorHook = dyn Fn(WebError) -> Response;
 
 /// The list of middleware that one stage of the chain runs.
@@ -87,8 +90,8 @@ pub struct Next {
     pub(crate) pos: usize,
     /// What runs after the last middleware.
     pub(crate) endpoint: Rc<dyn Handler>,
-    /// Renders errors.
-    pub(crate) on_error: Rc<ErrorHook>,
+    /// Handles errors.
+    pub(crate) catch: Catch,
 }
 
 impl fmt::Debug for Next {
@@ -101,24 +104,26 @@ impl fmt::Debug for Next {
 }
 
 impl Next {
-    /// Runs the rest of the chain; an error, or a panic, is rendered by
-    /// the error hook.
+    /// Runs the rest of the chain; an error, or a panic, goes through the
+    /// error middleware and the renderer.
     pub async fn run(self, req: Request) -> Response {
-        let hook = self.on_error.clone();
-        match (CatchPanic {
+        let catch = self.catch.clone();
+        let (mut r, close) = match (CatchPanic {
             inner: self.call(req),
         })
         .await
         {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => hook(e),
+            Ok(Ok(r)) => return r,
+            Ok(Err(e)) => catch.handle(e).await,
             Err(msg) => {
                 tracing::error!(panic = %msg, "a handler panicked; answering 500");
-                let mut r = hook(WebError::internal());
-                r.headers.insert("connection", "close");
-                r
+                (catch.handle(WebError::internal()).await.0, true)
             }
+        };
+        if close {
+            r.headers.insert("connection", "close");
         }
+        r
     }
 
     /// Runs the rest of the chain without rendering an error.
@@ -129,6 +134,8 @@ impl Next {
         } else if self.pos - g < self.local.len() {
             self.local[self.pos - g].clone()
         } else {
+            // The request as the handler gets it, for error middleware.
+            self.catch.note(&req);
             return self.endpoint.call(req);
         };
         self.pos += 1;
@@ -159,9 +166,9 @@ impl Handler for Options {
 
 pin_project_lite::pin_project! {
     /// Polls `inner`, turning a panic into its message.
-    struct CatchPanic<F> {
+    pub(crate) struct CatchPanic<F> {
         #[pin]
-        inner: F,
+        pub(crate) inner: F,
     }
 }
 

@@ -33,13 +33,17 @@
 //!   app's, and only for that router's routes.
 //! - A middleware that returns without calling [`Next::run`] stops the
 //!   chain: later middleware and the handler do not run.
-//! - A handler or middleware may fail with a [`WebError`]; the error is
-//!   rendered by the app's error hook ([`App::on_error`], by default an
-//!   `application/problem+json` document) where it leaves the failing
-//!   step, so the middleware around it sees an ordinary response.
+//! - A handler or middleware may fail with a [`WebError`] (or panic);
+//!   where the error leaves the failing step it goes through the error
+//!   middleware ([`App::use_error`]: the route's routers' first, then the
+//!   app's, each able to answer it or pass it on) and, if none answers,
+//!   the renderer ([`App::on_error`], by default an
+//!   `application/problem+json` document). The middleware around the
+//!   failing step sees an ordinary response.
 #![forbid(unsafe_code)]
 
 mod app;
+pub mod catch;
 mod chain;
 mod codec;
 mod cookie;
@@ -51,6 +55,7 @@ mod response;
 pub mod static_files;
 
 pub use app::{App, Mount, Router};
+pub use catch::{ErrorMiddleware, ErrorRequest};
 pub use chain::{BoxFuture, ErrorHook, Handler, Middleware, Next};
 pub use codec::{html_escape, parse_pairs, percent_decode};
 pub use cookie::{parse_cookies, SameSite, SetCookie};

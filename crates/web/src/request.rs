@@ -15,6 +15,7 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+use std::rc::Rc;
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
@@ -36,8 +37,9 @@ pub struct Request {
     /// For a mounted route: where the path below the mount point starts
     /// in the path, and that part of it.
     rel_path: Option<(usize, String)>,
-    /// Values attached by middleware, one per type.
-    extensions: HashMap<TypeId, Box<dyn Any>>,
+    /// Values attached by middleware, one per type (shared, so that error
+    /// middleware can see them after the request is gone).
+    extensions: HashMap<TypeId, Rc<dyn Any>>,
 }
 
 impl fmt::Debug for Request {
@@ -169,7 +171,11 @@ impl Request {
 
     /// Attaches a value, replacing one of the same type.
     pub fn insert_extension<T: 'static>(&mut self, value: T) {
-        self.extensions.insert(TypeId::of::<T>(), Box::new(value));
+        self.extensions.insert(TypeId::of::<T>(), Rc::new(value));
+    }
+
+    pub(crate) fn extensions(&self) -> &HashMap<TypeId, Rc<dyn Any>> {
+        &self.extensions
     }
 
     /// The attached value of type `T`.
