@@ -235,7 +235,9 @@ fn host_rules() {
         ErrorKind::DuplicateHost,
         400,
     );
-    for bad in ["a b", "a/b", "user@a", "a:port", "[::1", "a:99999"] {
+    for bad in [
+        "a b", "a/b", "user@a", "a:port", "[::1", "a:99999", ":", ":80", "[]:",
+    ] {
         reject(
             format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n").as_bytes(),
             ErrorKind::InvalidHost,
@@ -245,6 +247,17 @@ fn host_rules() {
     assert!(parse(b"GET / HTTP/1.0\r\n\r\n").is_ok());
     assert!(parse(b"GET / HTTP/1.1\r\nHost:\r\n\r\n").is_ok());
     assert!(parse(b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n").is_ok());
+    // An empty port is the scheme's (RFC 3986 `port = *DIGIT`).
+    for good in ["a:", "[::1]:", "a.b-c:"] {
+        let input = format!("GET / HTTP/1.1\r\nHost: {good}\r\n\r\n");
+        assert!(parse(input.as_bytes()).is_ok(), "{good}");
+    }
+    // CONNECT still needs a port number.
+    reject(
+        b"CONNECT a: HTTP/1.1\r\nHost: a:\r\n\r\n",
+        ErrorKind::Target,
+        400,
+    );
 }
 
 #[test]

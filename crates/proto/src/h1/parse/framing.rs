@@ -45,7 +45,9 @@ fn absolute_authority(t: &[u8]) -> Option<&[u8]> {
 }
 
 /// `uri-host [ ":" port ]` (RFC 9110 section 7.2), without userinfo.
-/// An empty value is valid for Host; `require_port` is for CONNECT.
+/// An empty value is valid for Host, and so is an empty port (RFC 3986's
+/// `port = *DIGIT`: `a:` names `a` on the scheme's port); `require_port`
+/// is for CONNECT, whose target needs a port number.
 fn valid_authority(a: &[u8], require_port: bool) -> bool {
     if a.is_empty() {
         return !require_port;
@@ -55,7 +57,7 @@ fn valid_authority(a: &[u8], require_port: bool) -> bool {
     let host = table_run(&REG_NAME, a);
     if host > 0 {
         match &a[host..] {
-            [] => return !require_port,
+            [] | [b':'] => return !require_port,
             [b':', port @ ..] if valid_port(port) => return true,
             _ => {}
         }
@@ -82,7 +84,7 @@ fn valid_authority(a: &[u8], require_port: bool) -> bool {
         (!host.is_empty() && valid_reg_name(host), port)
     };
     let port_ok = match port {
-        None => !require_port,
+        None | Some([]) => !require_port,
         Some(p) => valid_port(p),
     };
     host_ok && port_ok
@@ -398,12 +400,13 @@ mod tests {
             "a:00080",
             "a:65535",
             "[::1]:65535",
+            "a:",
+            "[::1]:",
         ] {
             assert!(valid_authority(ok.as_bytes(), false), "{ok}");
         }
         for bad in [
             "a b",
-            "a:",
             "a:99999",
             "a:65536",
             "a:123456",
@@ -421,6 +424,8 @@ mod tests {
         }
         assert!(valid_authority(b"a:443", true));
         assert!(!valid_authority(b"a", true));
+        assert!(!valid_authority(b"a:", true));
+        assert!(!valid_authority(b"[::1]:", true));
         assert!(!valid_authority(b"", true));
     }
 
