@@ -226,6 +226,18 @@ fn listing_escapes_names() {
     let r = get(addr, "/");
     assert!(r.text().contains("href=\"./docs/\""));
     assert!(!r.text().contains(".secret"));
+    // Symbolic links: listed as what they point to if that is inside the
+    // root; those that leave it (403), dangle or loop are not listed.
+    std::os::unix::fs::symlink(root.join("docs"), root.join("docs-link")).unwrap();
+    std::os::unix::fs::symlink(root.join("gone"), root.join("dangling")).unwrap();
+    let html = get(addr, "/").text();
+    assert!(html.contains("href=\"./inside.txt\""), "{html}");
+    assert!(html.contains("href=\"./docs-link/\""), "{html}");
+    for hidden in ["escape.txt", "\"./up", "\"./loop", "dangling"] {
+        assert!(!html.contains(hidden), "{hidden} listed: {html}");
+    }
+    assert_eq!(get(addr, "/escape.txt").status, 403);
+    assert_eq!(get(addr, "/docs-link/").text(), "<h1>docs</h1>");
     assert_eq!(get(addr, "/list/a%20b.txt").text(), "y");
     assert_eq!(get(addr, "/list/%3Cb%3E%26.txt").text(), "x");
     // A name that is not UTF-8 is shown lossily but linked by its bytes.

@@ -181,7 +181,7 @@ impl Inner {
         }
         if self.opts.listing {
             let shown = crate::codec::percent_decode(req.path(), false);
-            return listing::render(dir, &shown, self.opts.dotfiles).await;
+            return listing::render(dir, root, &shown, self.opts.dotfiles).await;
         }
         Err(WebError::not_found("no such file"))
     }
