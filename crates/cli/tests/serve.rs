@@ -105,6 +105,51 @@ fn serves_files_and_exits_cleanly_on_sigterm() {
 }
 
 #[test]
+fn the_request_log_times_the_whole_download() {
+    let dir = site("log-timing");
+    // Sparse, so the page cache serves zeros. The socket buffers of a
+    // loopback connection hold several MiB: the server is done with a
+    // body that size at once, but not with 64 MiB.
+    std::fs::File::create(dir.join("two.bin"))
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let (mut child, url) = start(&dir);
+    // 64 MiB at 64 MiB/s: about a second on the wire, most of it after
+    // the socket buffers have filled.
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "--limit-rate",
+            "64M",
+            "-w",
+            "%{size_download}",
+        ])
+        .arg(format!("{url}/two.bin"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), (64 << 20).to_string());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log = std::fs::read_to_string(dir.with_extension("log")).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("GET /two.bin 200 "))
+        .unwrap_or_else(|| panic!("request not logged: {log}"));
+    let ms: f64 = line
+        .rsplit(' ')
+        .next()
+        .and_then(|w| w.strip_suffix("ms"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no duration in {line:?}"));
+    assert!(ms >= 300.0, "logged before the body was sent: {line}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(dir.with_extension("log"));
+}
+
+#[test]
 fn host_takes_a_name_or_an_address() {
     let dir = site("host");
     for (host, want) in [

@@ -28,13 +28,51 @@ pub struct Response {
     pub headers: Headers,
     /// The body.
     pub body: Body,
-    /// Makes the trailer fields once the body is written. Boxed twice, so
-    /// that a response without them (most) carries one word for them.
-    trailers: Option<Box<TrailerFn>>,
+    /// The trailer maker and the finish hook, boxed so that a response
+    /// without them (most) carries one word for them.
+    extras: Option<Box<Extras>>,
 }
 
 /// Makes a response's trailer fields.
 pub(crate) type TrailerFn = Box<dyn FnOnce() -> Headers>;
+
+/// What a response may carry besides its status, fields and body.
+#[derive(Default)]
+pub(crate) struct Extras {
+    /// Makes the trailer fields once the body is written.
+    pub(crate) trailers: Option<TrailerFn>,
+    /// Told how the response ended.
+    pub(crate) finish: OnFinish,
+}
+
+/// The hooks of [`Response::on_finish`]: run once, with `true` when the
+/// server has written the whole response, and with `false` when it is
+/// dropped first (the connection failed or closed, or the response was
+/// never sent).
+#[derive(Default)]
+pub(crate) struct OnFinish(Option<Box<dyn FnOnce(bool)>>);
+
+impl OnFinish {
+    /// Runs the hooks with `complete`; a panic in one is logged.
+    pub(crate) fn done(mut self, complete: bool) {
+        self.run(complete);
+    }
+
+    fn run(&mut self, complete: bool) {
+        if let Some(f) = self.0.take() {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(complete)));
+            if let Err(p) = r {
+                tracing::error!(panic = %waiter_rt::panic_message(&*p), "a response's finish hook panicked");
+            }
+        }
+    }
+}
+
+impl Drop for OnFinish {
+    fn drop(&mut self) {
+        self.run(false);
+    }
+}
 
 impl fmt::Debug for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -42,7 +80,14 @@ impl fmt::Debug for Response {
             .field("status", &self.status)
             .field("headers", &self.headers)
             .field("body", &self.body)
-            .field("trailers", &self.trailers.is_some())
+            .field(
+                "trailers",
+                &self.extras.as_ref().is_some_and(|e| e.trailers.is_some()),
+            )
+            .field(
+                "on_finish",
+                &self.extras.as_ref().is_some_and(|e| e.finish.0.is_some()),
+            )
             .finish()
     }
 }
@@ -54,7 +99,7 @@ impl Response {
             status,
             headers: Headers::new(),
             body: Body::Empty,
-            trailers: None,
+            extras: None,
         }
     }
 
@@ -128,7 +173,8 @@ impl Response {
     /// # drop((r, count));
     /// ```
     pub fn with_trailers(mut self, trailers: impl FnOnce() -> Headers + 'static) -> Response {
-        let make: TrailerFn = match self.trailers.take() {
+        let extras = self.extras.get_or_insert_with(Box::default);
+        let make: TrailerFn = match extras.trailers.take() {
             Some(first) => Box::new(move || {
                 let mut all = first();
                 for (name, value) in trailers().iter() {
@@ -138,14 +184,44 @@ impl Response {
             }),
             None => Box::new(trailers),
         };
-        self.trailers = Some(Box::new(make));
+        extras.trailers = Some(make);
         self
     }
 
-    /// Splits the response into its status, header fields, body and
-    /// trailer maker.
-    pub(crate) fn into_parts(self) -> (StatusCode, Headers, Body, Option<Box<TrailerFn>>) {
-        (self.status, self.headers, self.body, self.trailers)
+    /// Runs `f` once the response is over, as Node's `'finish'` and
+    /// `'close'` events: with `true` once the server has written all of
+    /// it, head, body and trailers, to the connection (its last bytes may
+    /// still be in the server's output buffer, and nothing says the client
+    /// has read them), or with `false` if it ends otherwise: the
+    /// connection fails or the client leaves first, or the response is
+    /// dropped without being sent. For a streamed or file body that is when
+    /// its last byte has been written, so an access log that times the
+    /// request here times the whole transfer. Given twice, both run, in
+    /// order. A panic in `f` is logged.
+    pub fn on_finish(mut self, f: impl FnOnce(bool) + 'static) -> Response {
+        let extras = self.extras.get_or_insert_with(Box::default);
+        let hook: Box<dyn FnOnce(bool)> = match extras.finish.0.take() {
+            Some(first) => Box::new(move |complete| {
+                first(complete);
+                f(complete);
+            }),
+            None => Box::new(f),
+        };
+        extras.finish = OnFinish(Some(hook));
+        self
+    }
+
+    /// Splits the response into its status, header fields, body, trailer
+    /// maker and finish hooks.
+    pub(crate) fn into_parts(self) -> (StatusCode, Headers, Body, Option<TrailerFn>, OnFinish) {
+        let (trailers, finish) = match self.extras {
+            Some(e) => {
+                let e = *e;
+                (e.trailers, e.finish)
+            }
+            None => (None, OnFinish::default()),
+        };
+        (self.status, self.headers, self.body, trailers, finish)
     }
 
     /// Sets the status.

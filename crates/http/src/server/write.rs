@@ -23,7 +23,7 @@ use waiter_proto::{
 
 use super::conn::{ConnShared, Phase};
 use crate::body::Body;
-use crate::response::TrailerFn;
+use crate::response::{OnFinish, TrailerFn};
 use crate::Response;
 
 const CONNECTION_CLOSE: StaticField = StaticField::new("connection", "close");
@@ -32,7 +32,8 @@ const CONNECTION_CLOSE: StaticField = StaticField::new("connection", "close");
 /// body that waits for the socket, and trailers to end it with.
 pub(super) struct Rest {
     body: Body,
-    trailers: Option<Box<TrailerFn>>,
+    trailers: Option<TrailerFn>,
+    finish: OnFinish,
 }
 
 /// Writes a response into the output buffer: its head, and its body when
@@ -49,7 +50,7 @@ pub(super) fn write_response(
     is_head: bool,
     http11: bool,
 ) -> io::Result<Option<Rest>> {
-    let (status, mut headers, body, trailers) = response.into_parts();
+    let (status, mut headers, body, trailers, finish) = response.into_parts();
     // No room for trailers without a chunked body, nor without a body at
     // all.
     let trailers = trailers.filter(|_| {
@@ -68,8 +69,8 @@ pub(super) fn write_response(
         headers,
     };
     let hwm = shared.config.write_high_water_mark;
-    let mut io = shared.io.borrow_mut();
-    let io = &mut *io;
+    let mut guard = shared.io.borrow_mut();
+    let io = &mut *guard;
     io.take_out_buf();
     // Our own fields go in as pre-built lines: no allocation per response.
     // A small body goes out with its head, in one call.
@@ -94,16 +95,22 @@ pub(super) fn write_response(
             .write_head_with(head, len, own, &mut io.wbuf)
             .map(|()| false),
     };
-    match whole {
-        Ok(true) => Ok(None),
+    let sent = match whole {
+        Ok(true) => true,
         // HEAD, 204, 304: the body is not sent, so not produced either.
         Ok(false) if is_head || io.conn.drops_response_body() => {
             io.conn
                 .finish_response(&mut io.wbuf)
                 .map_err(io::Error::other)?;
-            Ok(None)
+            true
         }
-        Ok(false) => Ok(Some(Rest { body, trailers })),
+        Ok(false) => {
+            return Ok(Some(Rest {
+                body,
+                trailers,
+                finish,
+            }))
+        }
         Err(e) => {
             tracing::error!(error = %e, "invalid response from handler; answering 500");
             let mut h = ResponseHead::new(StatusCode::INTERNAL_SERVER_ERROR);
@@ -112,16 +119,35 @@ pub(super) fn write_response(
                 .write_head_with(h, Some(0), own, &mut io.wbuf)
                 .and_then(|()| io.conn.finish_response(&mut io.wbuf))
                 .map_err(io::Error::other)?;
-            Ok(None)
+            false
         }
-    }
+    };
+    // The hooks run user code: not while the connection's state is borrowed.
+    drop(guard);
+    finish.done(sent);
+    Ok(None)
 }
 
 /// Sends the body [`write_response`] returned (waiting for the socket as
 /// needed) and finishes the response, with its trailers.
 pub(super) async fn write_rest(shared: &ConnShared, rest: Rest) -> io::Result<()> {
-    write_body(shared, rest.body).await?;
-    let trailers = rest.trailers.and_then(|f| make_trailers(*f));
+    // On an error, dropping `finish` tells the hooks the response did not
+    // complete.
+    let Rest {
+        body,
+        trailers,
+        finish,
+    } = rest;
+    write_body(shared, body).await?;
+    let trailers = trailers.and_then(make_trailers);
+    end_response(shared, trailers)?;
+    finish.done(true);
+    Ok(())
+}
+
+/// Ends the response in the output buffer, with `trailers` if they are
+/// valid.
+fn end_response(shared: &ConnShared, trailers: Option<Headers>) -> io::Result<()> {
     let mut io = shared.io.borrow_mut();
     let io = &mut *io;
     if let Some(t) = trailers {
