@@ -209,6 +209,23 @@ fn bytes_no_request_line_may_hold_get_400_before_any_line_end() {
 }
 
 #[test]
+fn http2_and_later_versions_get_505() {
+    let srv = echo_server();
+    for req in [
+        &b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"[..],
+        b"GET / HTTP/2.0\r\nHost: x\r\n\r\n",
+        b"GET / HTTP/3.0\r\nHost: x\r\n\r\n",
+    ] {
+        let r = exchange(srv.addr, req);
+        assert!(
+            r.starts_with("HTTP/1.1 505 HTTP Version Not Supported\r\n"),
+            "{r:?}"
+        );
+        assert!(r.contains("connection: close\r\n"), "{r}");
+    }
+}
+
+#[test]
 fn oversized_heads_get_414_and_431() {
     let srv = echo_server();
     let target = |n: usize| {

@@ -398,10 +398,7 @@ impl Conn {
                 self.set_reading(next);
                 Step::new(req.head_len, Event::Request(req))
             }
-            Err(e) => {
-                let respond = e.kind() != ErrorKind::Http2Preface;
-                self.fail(e, false, respond)
-            }
+            Err(e) => self.fail(e, false, true),
         }
     }
 

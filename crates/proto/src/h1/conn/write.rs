@@ -421,8 +421,11 @@ impl Conn {
 
     /// After [`Event::Error`](super::Event::Error): writes the canned
     /// response for the error (`Connection: close`, empty body) unless the
-    /// response to the failed request has already started or the peer
-    /// speaks another protocol, and closes the connection. `date` is the
+    /// response to the failed request has already started (or been sent,
+    /// for an unread body being skipped), and closes the connection. An
+    /// HTTP/2 connection preface gets 505 too: the HTTP/2 client fails on
+    /// it as it would on a close, and whoever reads the bytes sees why.
+    /// `date` is the
     /// server's `date: <IMF-fixdate>\r\n` line (RFC 9110 §6.6.1 wants it
     /// on every response from a server with a clock), or empty. Returns
     /// whether anything was written.
