@@ -104,6 +104,7 @@ fn main() -> std::io::Result<()> {
     let addr = ([127, 0, 0, 1], port).into();
     let builder = Server::builder().sendfile(!flag("--no-sendfile"));
     waiter_rt::run(async move {
+        let mut stop = waiter_rt::signal::stop_signals()?;
         let mut app = App::new();
         let dir = Rc::new(dir);
         let d = dir.clone();
@@ -120,7 +121,9 @@ fn main() -> std::io::Result<()> {
         );
         let server = builder.listen(addr, app)?;
         println!("listening on http://{}", server.local_addr());
-        server.closed().await;
+        // Ctrl-C or SIGTERM: finish the transfers in flight, then exit.
+        stop.recv().await;
+        server.shutdown(std::time::Duration::from_secs(10)).await;
         Ok(())
     })
 }

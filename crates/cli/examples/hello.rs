@@ -21,6 +21,7 @@ fn main() -> std::io::Result<()> {
     let _ = waiter_rt::sys::raise_nofile_limit();
     let addr = ([127, 0, 0, 1], port()).into();
     waiter_rt::run(async move {
+        let mut stop = waiter_rt::signal::stop_signals()?;
         let server = Server::builder().listen(addr, |req: waiter_http::Request| async move {
             match (req.method(), req.path()) {
                 (&Method::Get, "/") => Response::text("Hello, World!"),
@@ -32,7 +33,9 @@ fn main() -> std::io::Result<()> {
             }
         })?;
         println!("listening on http://{}", server.local_addr());
-        server.closed().await;
+        // Ctrl-C or SIGTERM: finish the requests in flight, then exit.
+        stop.recv().await;
+        server.shutdown(Duration::from_secs(5)).await;
         Ok(())
     })
 }

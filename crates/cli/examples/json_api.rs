@@ -130,9 +130,12 @@ fn main() -> std::io::Result<()> {
         .init();
     let addr = ([127, 0, 0, 1], port()).into();
     waiter_rt::run(async move {
+        let mut stop = waiter_rt::signal::stop_signals()?;
         let server = waiter_http::Server::builder().listen(addr, app(Shared::default()))?;
         println!("listening on http://{}", server.local_addr());
-        server.closed().await;
+        // Ctrl-C or SIGTERM: finish the requests in flight, then exit.
+        stop.recv().await;
+        server.shutdown(std::time::Duration::from_secs(5)).await;
         Ok(())
     })
 }

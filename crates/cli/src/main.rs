@@ -17,7 +17,7 @@ use std::time::Duration;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use waiter_http::{Server, ServerConfig};
-use waiter_rt::signal::{signal, Signal, SIGINT, SIGTERM};
+use waiter_rt::signal::stop_signals;
 use waiter_web::middleware::Logger;
 use waiter_web::static_files::{serve_dir, ServeDirOptions};
 use waiter_web::App;
@@ -124,19 +124,10 @@ fn serve(a: ServeArgs) -> ExitCode {
 }
 
 /// Listens, prints the URL, and waits for a signal to drain and stop.
-/// Waits for the next SIGINT or SIGTERM.
-async fn next_signal(int: &mut Signal, term: &mut Signal) {
-    std::future::poll_fn(|cx| match (int.poll_recv(cx), term.poll_recv(cx)) {
-        (std::task::Poll::Pending, std::task::Poll::Pending) => std::task::Poll::Pending,
-        _ => std::task::Poll::Ready(()),
-    })
-    .await
-}
-
 async fn run_server(addr: SocketAddr, config: ServerConfig, app: App, a: &ServeArgs) -> ExitCode {
-    let (mut int, mut term) = match (signal(SIGINT), signal(SIGTERM)) {
-        (Ok(i), Ok(t)) => (i, t),
-        (Err(e), _) | (_, Err(e)) => {
+    let mut stop = match stop_signals() {
+        Ok(s) => s,
+        Err(e) => {
             eprintln!("waiter: cannot listen for signals: {e}");
             return ExitCode::FAILURE;
         }
@@ -154,16 +145,16 @@ async fn run_server(addr: SocketAddr, config: ServerConfig, app: App, a: &ServeA
         a.dir.display(),
         server.local_addr()
     );
-    next_signal(&mut int, &mut term).await;
+    stop.recv().await;
     tracing::info!("shutting down; letting requests in flight finish (Ctrl-C again to stop now)");
     // A second signal during the drain stops at once, as most servers do.
-    let mut again = std::pin::pin!(next_signal(&mut int, &mut term));
+    let mut again = std::pin::pin!(stop.recv());
     let mut drain = std::pin::pin!(server.shutdown(GRACE));
     let drained = std::future::poll_fn(|cx| {
         use std::future::Future;
         match drain.as_mut().poll(cx) {
             std::task::Poll::Ready(()) => std::task::Poll::Ready(true),
-            std::task::Poll::Pending => again.as_mut().poll(cx).map(|()| false),
+            std::task::Poll::Pending => again.as_mut().poll(cx).map(|_| false),
         }
     })
     .await;

@@ -41,7 +41,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use waiter_http::{Client, Server, ServerHandle};
-use waiter_rt::signal::{signal, SIGINT, SIGTERM};
+use waiter_rt::signal::stop_signals;
 use waiter_rt::Loop;
 
 pub use gateway::{INVENTORY_DELAY, PRICING_DELAY};
@@ -278,9 +278,9 @@ pub fn run(options: DemoOptions) -> ExitCode {
 
 /// Serves until a signal, then drains.
 async fn serve_until_signal(options: DemoOptions) -> ExitCode {
-    let (mut int, mut term) = match (signal(SIGINT), signal(SIGTERM)) {
-        (Ok(i), Ok(t)) => (i, t),
-        (Err(e), _) | (_, Err(e)) => {
+    let mut stop = match stop_signals() {
+        Ok(s) => s,
+        Err(e) => {
             eprintln!("waiter: cannot listen for signals: {e}");
             return ExitCode::FAILURE;
         }
@@ -294,11 +294,7 @@ async fn serve_until_signal(options: DemoOptions) -> ExitCode {
         }
     };
     println!("{}", demo.banner());
-    let stop = std::future::poll_fn(|cx| match (int.poll_recv(cx), term.poll_recv(cx)) {
-        (std::task::Poll::Pending, std::task::Poll::Pending) => std::task::Poll::Pending,
-        _ => std::task::Poll::Ready(()),
-    });
-    stop.await;
+    stop.recv().await;
     tracing::info!("shutting down; letting requests in flight finish");
     demo.shutdown(GRACE).await;
     ExitCode::SUCCESS

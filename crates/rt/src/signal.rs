@@ -114,3 +114,44 @@ impl Drop for Signal {
         signal_hook::low_level::unregister(self.id);
     }
 }
+
+/// The signals that ask a server to stop: SIGINT (Ctrl-C) and SIGTERM
+/// (what service managers and `kill` send). See [`stop_signals`].
+#[derive(Debug)]
+pub struct StopSignals {
+    int: Signal,
+    term: Signal,
+}
+
+/// Listens for SIGINT and SIGTERM, so that a server can drain on either
+/// rather than die mid-response:
+///
+/// ```no_run
+/// # async fn f() -> std::io::Result<()> {
+/// let mut stop = waiter_rt::signal::stop_signals()?;
+/// stop.recv().await; // then shut the server down gracefully
+/// # Ok(()) }
+/// ```
+///
+/// # Panics
+/// If no loop is entered on this thread.
+pub fn stop_signals() -> io::Result<StopSignals> {
+    Ok(StopSignals {
+        int: signal(SIGINT)?,
+        term: signal(SIGTERM)?,
+    })
+}
+
+impl StopSignals {
+    /// Waits for the next SIGINT or SIGTERM and returns which (a second
+    /// one during a drain usually means "stop now").
+    pub async fn recv(&mut self) -> i32 {
+        poll_fn(|cx| {
+            if self.int.poll_recv(cx).is_ready() {
+                return Poll::Ready(SIGINT);
+            }
+            self.term.poll_recv(cx).map(|()| SIGTERM)
+        })
+        .await
+    }
+}

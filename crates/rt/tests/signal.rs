@@ -10,7 +10,7 @@ use std::process::Command;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use waiter_rt::signal::{signal, Signal, SIGHUP, SIGINT, SIGTERM};
+use waiter_rt::signal::{signal, stop_signals, Signal, SIGHUP, SIGINT, SIGTERM};
 use waiter_rt::{spawn_local, timeout, Loop, RunMode};
 
 /// Sends `sig` (such as `"-HUP"`) to this process.
@@ -133,6 +133,19 @@ fn signals_reach_their_listeners_which_keep_the_loop_alive_only_when_refed() {
         expect_delivery(&mut int, "SIGINT").await;
         // Each listener hears only its own signal.
         assert!(timeout(Duration::from_millis(50), term.recv())
+            .await
+            .is_err());
+
+        // `stop_signals` hears either, and says which.
+        let mut stop = stop_signals().unwrap();
+        for (sig, want) in [("-TERM", SIGTERM), ("-INT", SIGINT)] {
+            kill_self(sig);
+            let got = timeout(Duration::from_secs(5), stop.recv())
+                .await
+                .unwrap_or_else(|_| panic!("{sig}: no delivery within 5 s"));
+            assert_eq!(got, want, "{sig}");
+        }
+        assert!(timeout(Duration::from_millis(50), stop.recv())
             .await
             .is_err());
     });
