@@ -87,9 +87,12 @@ pub struct App {
     middleware: Stack,
     /// Error middleware, in registration order.
     errors: ErrorStack,
-    /// Renders errors no error middleware answered; `None` for the
-    /// problem document.
-    on_error: Option<Rc<ErrorHook>>,
+    /// Renders errors no error middleware answered (by default the
+    /// problem document).
+    on_error: Rc<ErrorHook>,
+    /// Whether `on_error` was set (a mounted router's own renderer is
+    /// carried over; the default is the app's to apply).
+    own_renderer: bool,
     /// Answers paths no route matches.
     fallback: Option<Rc<dyn Handler>>,
 }
@@ -123,7 +126,8 @@ impl App {
             index: HashMap::new(),
             middleware: Rc::new(Vec::new()),
             errors: Rc::new(Vec::new()),
-            on_error: None,
+            on_error: Rc::new(problem),
+            own_renderer: false,
             fallback: None,
         }
     }
@@ -197,7 +201,8 @@ impl App {
     /// Replaces the rendering of the errors no error middleware answered
     /// (by default the problem document, [`WebError::render`]).
     pub fn on_error(&mut self, hook: impl Fn(WebError) -> Response + 'static) -> &mut Self {
-        self.on_error = Some(Rc::new(hook));
+        self.on_error = Rc::new(hook);
+        self.own_renderer = true;
         self
     }
 
@@ -250,8 +255,8 @@ impl App {
         // The router's error middleware, then its renderer if it has its
         // own: after those of routers mounted into it.
         let mut sub_errors = (*sub.errors).clone();
-        if let Some(hook) = sub.on_error {
-            sub_errors.push(Rc::new(Render(hook)));
+        if sub.own_renderer {
+            sub_errors.push(Rc::new(Render(sub.on_error)));
         }
         for (pattern, routes) in sub.paths {
             let full = match pattern.as_str() {
@@ -494,11 +499,7 @@ impl waiter_http::server::Handler for App {
     fn call(&self, req: waiter_http::Request) -> Pin<Box<dyn Future<Output = Response>>> {
         let mut req = Request::from(req);
         let route = self.resolve(&mut req);
-        let render = self
-            .on_error
-            .clone()
-            .unwrap_or_else(|| Rc::new(problem) as Rc<ErrorHook>);
-        let catch = Catch::new(route.errors, self.errors.clone(), render);
+        let catch = Catch::new(route.errors, self.errors.clone(), self.on_error.clone());
         // The request as it arrived, for an error raised before the
         // handler runs.
         catch.note(&req);

@@ -119,15 +119,15 @@ impl ErrorRequest {
         self.0.head.target.as_str()
     }
 
-    /// The path part of the target.
+    /// The path of the target, without the query (as
+    /// [`Request::path`](waiter_http::Request::path)).
     pub fn path(&self) -> &str {
-        let t = self.target();
-        t.split_once('?').map_or(t, |(p, _)| p)
+        self.0.head.path()
     }
 
-    /// The query part of the target, without the `?`.
+    /// The query string, without the `?`.
     pub fn query(&self) -> Option<&str> {
-        self.target().split_once('?').map(|(_, q)| q)
+        self.0.head.query()
     }
 
     /// For a route mounted under a prefix, the part of the path that
