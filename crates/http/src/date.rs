@@ -1,13 +1,15 @@
 //! The `Date` field line, formatted at most once per second per thread.
 //!
-//! The wall clock is read only when the loop's cached time says the second
-//! may have changed: after a reading, the line is good until the next
-//! second boundary, which is converted to the loop's monotonic time. Date
-//! has one-second resolution, so the few milliseconds the cached time may
-//! lag behind are below what the field can show.
+//! The line is kept with a flag saying it is current; reading it checks
+//! only the flag. When the line is formatted, an unreferenced timer is set
+//! for the next second boundary of the wall clock, and clears the flag
+//! when it fires (Node's `utcDate` works the same way). So the line lags
+//! the wall clock by no more than the loop's lateness in firing a timer,
+//! far below the field's one-second resolution, and a loop with no
+//! responses to write arms no timer.
 
-use std::cell::RefCell;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::cell::Cell;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Bytes of a `Date` field line: an IMF-fixdate is always 29 characters.
 pub(crate) const DATE_LINE_LEN: usize = b"date: \r\n".len() + 29;
@@ -15,53 +17,58 @@ pub(crate) const DATE_LINE_LEN: usize = b"date: \r\n".len() + 29;
 /// The line until the first reading of the clock.
 const EPOCH: &[u8; DATE_LINE_LEN] = b"date: Thu, 01 Jan 1970 00:00:00 GMT\r\n";
 
-/// The cached line.
-struct DateLine {
-    /// The second the line is for.
-    secs: u64,
-    /// `date: <IMF-fixdate>\r\n`.
-    line: [u8; DATE_LINE_LEN],
-    /// Loop time at which the next second begins; `None` before the first.
-    valid_until: Option<Instant>,
-}
-
 thread_local! {
-    static LINE: RefCell<DateLine> = const {
-        RefCell::new(DateLine { secs: u64::MAX, line: *EPOCH, valid_until: None })
-    };
+    /// `date: <IMF-fixdate>\r\n` for the second it was made in.
+    static LINE: Cell<[u8; DATE_LINE_LEN]> = const { Cell::new(*EPOCH) };
+    /// Whether `LINE` is for the current second; cleared by the timer.
+    static CURRENT: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The `Date` field line (`date: <IMF-fixdate>\r\n`) for the current
 /// second, by value (a copy of a known size is cheaper than a closure over
-/// the caller's state). Must run on a loop's thread (it reads the loop's
-/// time).
+/// the caller's state). Must run on a loop's thread (it may set a timer).
+#[inline]
 pub(crate) fn date_line() -> [u8; DATE_LINE_LEN] {
-    let now = waiter_rt::time::now();
-    LINE.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.valid_until.is_none_or(|t| now >= t) {
-            let since_epoch = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or(Duration::ZERO);
-            let secs = since_epoch.as_secs();
-            let to_next = Duration::from_secs(1)
-                - Duration::from_nanos(u64::from(since_epoch.subsec_nanos()));
-            c.valid_until = Some(now + to_next);
-            if c.secs != secs {
-                c.secs = secs;
-                let d = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs));
-                let mut line = Vec::with_capacity(DATE_LINE_LEN);
-                line.extend_from_slice(b"date: ");
-                line.extend_from_slice(d.as_bytes());
-                line.extend_from_slice(b"\r\n");
-                // Years past 9999 would not fit: keep the last good line.
-                if let Ok(line) = line.try_into() {
-                    c.line = line;
-                }
-            }
-        }
-        c.line
-    })
+    if CURRENT.get() {
+        return LINE.get();
+    }
+    refresh()
+}
+
+/// Formats the line for the wall clock's second and arms the timer that
+/// marks it stale at the next second.
+#[cold]
+fn refresh() -> [u8; DATE_LINE_LEN] {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    let d = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs()));
+    let mut line = Vec::with_capacity(DATE_LINE_LEN);
+    line.extend_from_slice(b"date: ");
+    line.extend_from_slice(d.as_bytes());
+    line.extend_from_slice(b"\r\n");
+    // Years past 9999 would not fit: keep the last good line.
+    if let Ok(line) = <[u8; DATE_LINE_LEN]>::try_from(line) {
+        LINE.set(line);
+    }
+    CURRENT.set(true);
+    let to_next =
+        Duration::from_secs(1) - Duration::from_nanos(u64::from(since_epoch.subsec_nanos()));
+    // The flag is cleared when the callback runs or, if its loop is dropped
+    // first, when the callback is: a later loop on this thread never sees
+    // a line its own timer does not guard.
+    let stale = Stale;
+    waiter_rt::set_timeout(to_next, move || drop(stale)).unref();
+    LINE.get()
+}
+
+/// Clears [`CURRENT`] when dropped.
+struct Stale;
+
+impl Drop for Stale {
+    fn drop(&mut self) {
+        CURRENT.set(false);
+    }
 }
 
 #[cfg(test)]
@@ -85,6 +92,23 @@ mod tests {
             waiter_rt::sleep(Duration::from_millis(1100)).await;
             let second = read();
             assert_ne!(first, second);
+        });
+    }
+
+    #[test]
+    fn a_dropped_loop_leaves_no_line_marked_current() {
+        waiter_rt::Loop::new().unwrap().block_on(async {
+            date_line();
+            assert!(CURRENT.get());
+        });
+        // That loop and its timer are gone: the next loop formats anew.
+        assert!(!CURRENT.get());
+        std::thread::sleep(Duration::from_millis(1100));
+        waiter_rt::Loop::new().unwrap().block_on(async {
+            let line = String::from_utf8(date_line().to_vec()).unwrap();
+            let parsed = httpdate::parse_http_date(line[6..line.len() - 2].trim()).unwrap();
+            let skew = SystemTime::now().duration_since(parsed).unwrap_or_default();
+            assert!(skew < Duration::from_secs(1), "{skew:?}");
         });
     }
 }

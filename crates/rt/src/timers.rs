@@ -103,6 +103,8 @@ pub struct TimerQueue<T> {
     stale: usize,
     next_seq: u64,
     next_gen: u32,
+    /// The list the last insertion joined (perhaps gone since).
+    last_list: u32,
 }
 
 impl<T> Default for TimerQueue<T> {
@@ -156,6 +158,7 @@ impl<T> TimerQueue<T> {
             stale: 0,
             next_seq: 0,
             next_gen: 0,
+            last_list: NIL,
         }
     }
 
@@ -277,9 +280,19 @@ impl<T> TimerQueue<T> {
         let key = nanos(after);
         let seq = self.next_seq;
         self.next_seq += 1;
-        let list = match self.by_duration.get(&key) {
-            Some(&l) => l,
-            None => {
+        // Most insertions are of the duration the last one had: its list
+        // is checked first (a list's slot names it only while it holds that
+        // duration, and there is one list per duration).
+        let cached = self
+            .lists
+            .get(self.last_list as usize)
+            .is_some_and(|l| l.nanos == key);
+        let list = match cached {
+            true => self.last_list,
+            false => self.by_duration.get(&key).copied().unwrap_or(NIL),
+        };
+        let list = match list {
+            NIL => {
                 let l = self.lists.insert(List {
                     nanos: key,
                     head: NIL,
@@ -294,7 +307,9 @@ impl<T> TimerQueue<T> {
                 }));
                 l
             }
+            l => l,
         };
+        self.last_list = list;
         // The node to insert after: the last one due no later than us.
         let head = self.lists[list as usize].head;
         let mut prev = self.lists[list as usize].tail;

@@ -85,7 +85,7 @@ use std::collections::VecDeque;
 use crate::error::{ErrorKind, ParseError};
 use crate::h1::body::{Decoder, Encoder};
 use crate::h1::head::{Method, Version};
-use crate::h1::parse::parse_request;
+use crate::h1::parse::{parse_request_with, HostMemo};
 use crate::limits::Limits;
 
 mod events;
@@ -186,6 +186,8 @@ pub struct Conn {
     partial: bool,
     /// A parse error not yet answered.
     error: Option<PendingError>,
+    /// The last valid Host value received.
+    host_memo: HostMemo,
 }
 
 impl Conn {
@@ -201,6 +203,7 @@ impl Conn {
             eof: false,
             partial: false,
             error: None,
+            host_memo: HostMemo::default(),
         }
     }
 
@@ -369,7 +372,7 @@ impl Conn {
         if self.queue.len() >= MAX_PIPELINED {
             return Step::new(0, Event::Paused);
         }
-        match parse_request(input, &self.limits) {
+        match parse_request_with(input, &self.limits, &mut self.host_memo) {
             Ok(None) if self.eof => {
                 self.close_reading();
                 Step::new(0, Event::Closed)

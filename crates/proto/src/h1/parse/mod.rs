@@ -46,7 +46,7 @@ use crate::limits::Limits;
 
 mod framing;
 
-pub(crate) use framing::{content_length, Present};
+pub(crate) use framing::{content_length, HostMemo, Present};
 
 /// How the end of a message body is found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -109,6 +109,16 @@ pub struct ParsedResponse {
 /// carry the status to answer with; after any error the connection's
 /// framing is unknown and it must be closed.
 pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<ParsedRequest>, ParseError> {
+    parse_request_with(buf, limits, &mut HostMemo::default())
+}
+
+/// [`parse_request`] for a connection, which remembers its last valid Host
+/// value in `memo`.
+pub(crate) fn parse_request_with(
+    buf: &[u8],
+    limits: &Limits,
+    memo: &mut HostMemo,
+) -> Result<Option<ParsedRequest>, ParseError> {
     if buf.is_empty() {
         // Between requests: no map to build.
         return Ok(None);
@@ -138,7 +148,7 @@ pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<ParsedRequest
         version: split.version,
         headers: split.headers,
     };
-    let framing = framing::request_framing(&head, &split.present, limits)?;
+    let framing = framing::request_framing(&head, &split.present, limits, memo)?;
     Ok(Some(ParsedRequest {
         head,
         framing,
