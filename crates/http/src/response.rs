@@ -53,24 +53,29 @@ pub(crate) struct Extras {
 pub(crate) struct OnFinish(Option<Box<dyn FnOnce(bool)>>);
 
 impl OnFinish {
-    /// Runs the hooks with `complete`; a panic in one is logged.
+    /// Runs the hooks with `complete`; a panic in one is logged. (Most
+    /// responses have none: that check is all they cost, inline.)
+    #[inline]
     pub(crate) fn done(mut self, complete: bool) {
-        self.run(complete);
-    }
-
-    fn run(&mut self, complete: bool) {
         if let Some(f) = self.0.take() {
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(complete)));
-            if let Err(p) = r {
-                tracing::error!(panic = %waiter_rt::panic_message(&*p), "a response's finish hook panicked");
-            }
+            run_hooks(f, complete);
         }
     }
 }
 
+fn run_hooks(f: Box<dyn FnOnce(bool)>, complete: bool) {
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(complete)));
+    if let Err(p) = r {
+        tracing::error!(panic = %waiter_rt::panic_message(&*p), "a response's finish hook panicked");
+    }
+}
+
 impl Drop for OnFinish {
+    #[inline]
     fn drop(&mut self) {
-        self.run(false);
+        if let Some(f) = self.0.take() {
+            run_hooks(f, false);
+        }
     }
 }
 
@@ -94,6 +99,7 @@ impl fmt::Debug for Response {
 
 impl Response {
     /// An empty response with `status`.
+    #[inline]
     pub fn new(status: StatusCode) -> Response {
         Response {
             status,
@@ -104,6 +110,7 @@ impl Response {
     }
 
     /// A `text/plain; charset=utf-8` response with status 200.
+    #[inline]
     pub fn text(s: impl Into<Bytes>) -> Response {
         Response::typed(&TEXT, s.into())
     }
@@ -114,11 +121,13 @@ impl Response {
     }
 
     /// An `application/json` response with status 200 from serialized JSON.
+    #[inline]
     pub fn json_bytes(s: impl Into<Bytes>) -> Response {
         Response::typed(&JSON, s.into())
     }
 
     /// A 200 response with a content type checked at compile time.
+    #[inline]
     fn typed(content_type: &'static StaticField, body: Bytes) -> Response {
         let mut r = Response::new(StatusCode::OK);
         r.headers.append_static(content_type);

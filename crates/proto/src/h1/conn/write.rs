@@ -645,6 +645,7 @@ fn push_framing_line(plan: &Plan, out: &mut Vec<u8>) {
 
 /// Appends `content-length: <n>\r\n`, with a shortcut for the one- and
 /// two-digit lengths of small bodies.
+#[inline]
 fn push_content_length(n: u64, out: &mut Vec<u8>) {
     // Whole lines of a known size are one copy each, without a call.
     if n < 10 {
