@@ -159,8 +159,11 @@ async fn drive<H: Handler>(
                 let max = shared.config.max_requests_per_socket;
                 let last = max > 0 && served >= max;
                 // The handler's future is polled where it was made, in this
-                // task's state: not moved into another future first.
-                let (outcome, started) = {
+                // task's state: not moved into another future first. Its
+                // response is written as soon as it is ready, from where
+                // the poll returned it; the finished future (and whatever
+                // it still holds) is dropped after.
+                let written = {
                     let no_body = matches!(req.framing.body, BodyKind::Empty);
                     let (request, started) = start_request(shared, req);
                     // Without half-close, the end of the stream (or a
@@ -170,9 +173,10 @@ async fn drive<H: Handler>(
                     // request's bytes are seen.
                     let mut watch = !shared.config.half_close && no_body;
                     let mut call = std::pin::pin!(handler.call(request));
-                    let outcome = poll_fn(|cx| {
-                        if let Poll::Ready(r) = catch_unwind_poll(call.as_mut(), cx) {
-                            return Poll::Ready(Some(r));
+                    poll_fn(|cx| {
+                        if let Poll::Ready(outcome) = catch_unwind_poll(call.as_mut(), cx) {
+                            let w = finish_request(shared, server, outcome, started, last);
+                            return Poll::Ready(Some(w));
                         }
                         if watch {
                             let mut byte = [0u8; 1];
@@ -184,15 +188,13 @@ async fn drive<H: Handler>(
                         }
                         Poll::Pending
                     })
-                    .await;
-                    // The finished future (and whatever it holds) goes here.
-                    let Some(outcome) = outcome else {
-                        tracing::debug!(remote = %shared.remote, "the client left; dropping its handler");
-                        return Ok(Ending::Close);
-                    };
-                    (outcome, started)
+                    .await
                 };
-                if let Some(rest) = finish_request(shared, server, outcome, started, last)? {
+                let Some(written) = written else {
+                    tracing::debug!(remote = %shared.remote, "the client left; dropping its handler");
+                    return Ok(Ending::Close);
+                };
+                if let Some(rest) = written? {
                     // Large, streamed and file bodies wait for the socket.
                     // Their state (about 800 bytes) is boxed, so the future
                     // of every connection stays small for the common, small
@@ -246,6 +248,7 @@ async fn drive<H: Handler>(
 }
 
 /// What the end of a request needs from its start.
+#[derive(Clone, Copy)]
 struct Started {
     /// The request's epoch.
     epoch: u64,
