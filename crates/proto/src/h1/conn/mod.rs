@@ -80,15 +80,15 @@
 //! assert!(conn.wants_read() && !conn.is_closed());
 //! ```
 
-use std::collections::VecDeque;
-
 use crate::error::{ErrorKind, ParseError};
 use crate::h1::body::{Decoder, Encoder};
 use crate::h1::head::{Method, Version};
 use crate::h1::parse::{parse_request_with, HostMemo};
 use crate::limits::Limits;
+use queue::Queue;
 
 mod events;
+mod queue;
 mod write;
 
 pub use write::OwnLines;
@@ -175,7 +175,7 @@ pub struct Conn {
     /// Write side state.
     writing: Writing,
     /// Requests without a complete response, oldest first.
-    queue: VecDeque<Exchange>,
+    queue: Queue<Exchange>,
     /// The connection may be reused after the current exchanges.
     keep_alive: bool,
     /// A response switched protocols while its request body was still being read.
@@ -197,7 +197,7 @@ impl Conn {
             limits,
             reading: Reading::Init,
             writing: Writing::Init,
-            queue: VecDeque::new(),
+            queue: Queue::new(),
             keep_alive: true,
             upgrading: false,
             eof: false,
