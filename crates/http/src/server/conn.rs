@@ -28,6 +28,7 @@ use waiter_rt::net::TcpStream;
 use super::park::Parked;
 use super::{buf, ServerConfig};
 use crate::body::BodyError;
+use crate::date::Lines;
 
 /// What the connection is doing, for the timeout sweep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,8 +154,8 @@ pub(crate) struct ConnShared {
     park_now: Cell<bool>,
     /// The driver's waker while it waits idle, for the sweep to wake it.
     idle_waker: RefCell<Option<Waker>>,
-    /// `keep-alive: timeout=N\r\n`, shared by the server's connections.
-    pub(super) keep_alive_line: Rc<[u8]>,
+    /// The server's `date` and `keep-alive` lines.
+    pub(super) lines: Rc<Lines>,
 }
 
 impl ConnShared {
@@ -162,7 +163,7 @@ impl ConnShared {
         stream: TcpStream,
         remote: SocketAddr,
         config: Rc<ServerConfig>,
-        keep_alive_line: Rc<[u8]>,
+        lines: Rc<Lines>,
     ) -> ConnShared {
         let now = waiter_rt::time::now();
         ConnShared {
@@ -190,7 +191,7 @@ impl ConnShared {
             no_park: Cell::new(false),
             park_now: Cell::new(false),
             idle_waker: RefCell::new(None),
-            keep_alive_line,
+            lines,
         }
     }
 
@@ -202,9 +203,9 @@ impl ConnShared {
         p: Parked,
         idle_since: Instant,
         config: Rc<ServerConfig>,
-        keep_alive_line: Rc<[u8]>,
+        lines: Rc<Lines>,
     ) -> ConnShared {
-        let c = ConnShared::new(p.stream, p.remote, config, keep_alive_line);
+        let c = ConnShared::new(p.stream, p.remote, config, lines);
         c.since.set(idle_since);
         c.request_start.set(idle_since);
         c.served.set(p.served);
@@ -318,7 +319,7 @@ impl ConnShared {
             // 408, best effort: the client is slow, not necessarily gone.
             let mut io = self.io.borrow_mut();
             let io = &mut *io;
-            io.conn.on_timeout(&crate::date::date_line(), &mut io.wbuf);
+            io.conn.on_timeout(&self.lines.date.line(), &mut io.wbuf);
             if let Ok(n) = self.stream.try_write(&io.wbuf) {
                 io.wbuf.drain(..n);
             }

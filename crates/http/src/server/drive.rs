@@ -230,7 +230,7 @@ async fn drive<H: Handler>(
                     let mut io = shared.io.borrow_mut();
                     let io = &mut *io;
                     io.conn
-                        .write_error_response(&crate::date::date_line(), &mut io.wbuf);
+                        .write_error_response(&shared.lines.date.line(), &mut io.wbuf);
                 }
                 shared.flush().await?;
                 return Ok(Ending::Linger);

@@ -47,6 +47,7 @@ use slab::Slab;
 use waiter_proto::Limits;
 use waiter_rt::net::{ListenOptions, TcpListener};
 
+use crate::date::{DateCache, Lines};
 use crate::{Request, Response};
 pub use config::ServerConfig;
 use conn::ConnShared;
@@ -167,7 +168,10 @@ impl ServerBuilder {
             resume_task: RefCell::new(None),
             sweep: RefCell::new(None),
             requests: Cell::new(0),
-            keep_alive_line: keep_alive_line.into_bytes().into(),
+            lines: Rc::new(Lines {
+                date: DateCache::new(),
+                keep_alive: keep_alive_line.into_bytes().into(),
+            }),
         });
         tracing::debug!(%local_addr, "HTTP server listening with:\n{}", inner.config);
         let handler = Rc::new(handler);
@@ -222,8 +226,8 @@ pub(crate) struct ServerInner {
     sweep: RefCell<Option<waiter_rt::Timer>>,
     /// Requests served.
     pub(crate) requests: Cell<u64>,
-    /// The `keep-alive` field line every keep-alive response carries.
-    keep_alive_line: Rc<[u8]>,
+    /// The `date` and `keep-alive` field lines of its responses.
+    lines: Rc<Lines>,
 }
 
 impl ServerInner {
@@ -255,7 +259,7 @@ async fn accept_loop<H: Handler>(server: Rc<ServerInner>, listener: TcpListener,
             stream,
             remote,
             server.config.clone(),
-            server.keep_alive_line.clone(),
+            server.lines.clone(),
         ));
         let key = server.conns.borrow_mut().insert(Entry::Moving);
         server.start(key, shared, &handler);

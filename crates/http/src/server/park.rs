@@ -298,12 +298,8 @@ impl ServerInner {
             unreachable!("matched above")
         };
         let idle_since = self.started + Duration::from_millis(p.idle_since_ms);
-        let shared = ConnShared::from_parked(
-            p,
-            idle_since,
-            self.config.clone(),
-            self.keep_alive_line.clone(),
-        );
+        let shared =
+            ConnShared::from_parked(p, idle_since, self.config.clone(), self.lines.clone());
         self.start(key, Rc::new(shared), h);
     }
 

@@ -74,10 +74,10 @@ pub(super) fn write_response(
     io.take_out_buf();
     // Our own fields go in as pre-built lines: no allocation per response.
     // A small body goes out with its head, in one call.
-    let date = crate::date::date_line();
+    let date = shared.lines.date.line();
     let own = OwnLines {
         date: &date,
-        keep_alive: &shared.keep_alive_line,
+        keep_alive: &shared.lines.keep_alive,
     };
     let small = match &body {
         _ if trailers.is_some() => None,
