@@ -10,8 +10,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use waiter_web::middleware::RequestIdValue;
-use waiter_web::middleware::{Logger, RequestId};
+use waiter_web::middleware::{Logger, RequestId, RequestIdValue};
 use waiter_web::{
     json, App, ErrorRequest, Next, Request, Response, ResponseExt, WebError, DEFAULT_BODY_LIMIT,
 };

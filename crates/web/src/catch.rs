@@ -143,7 +143,7 @@ impl ErrorRequest {
 
     /// The first value of a header field, if it is UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
-        std::str::from_utf8(self.0.head.headers.get(name)?).ok()
+        self.0.head.headers.get_str(name)
     }
 
     /// A path parameter of the matched route, percent-decoded.

@@ -2,7 +2,7 @@
 
 use super::{Conn, Exchange, Reading, Writing};
 use crate::error::{EncodeError, EncodeErrorKind};
-use crate::h1::body::{Encoder, Frame};
+use crate::h1::body::{Decoder, Encoder, Frame};
 use crate::h1::encode::{
     common_status_line, push_checked_fields, push_status_line, write_response_head,
 };
@@ -402,7 +402,7 @@ impl Conn {
             match &self.reading {
                 Reading::Body(d) if d.is_done() => self.set_reading(self.next_head_state()),
                 // Known to be longer than is worth skipping: close.
-                Reading::Body(d) if d.remaining().is_some_and(|n| n > self.limits.max_drain) => {
+                Reading::Body(d) if self.too_long_to_drain(d) => {
                     self.close();
                 }
                 Reading::Body(_) => {
@@ -470,11 +470,14 @@ impl Conn {
     /// (see `end_response`), so the head says so, as Go's server does.
     fn body_left_too_long(&self) -> bool {
         match &self.reading {
-            Reading::Body(d) => {
-                self.queue.len() == 1 && d.remaining().is_some_and(|n| n > self.limits.max_drain)
-            }
+            Reading::Body(d) => self.queue.len() == 1 && self.too_long_to_drain(d),
             _ => false,
         }
+    }
+
+    /// More of the body `d` is known to be left than is worth skipping.
+    fn too_long_to_drain(&self, d: &Decoder) -> bool {
+        d.remaining().is_some_and(|n| n > self.limits.max_drain)
     }
 }
 
@@ -645,7 +648,6 @@ fn push_framing_line(plan: &Plan, out: &mut Vec<u8>) {
 
 /// Appends `content-length: <n>\r\n`, with a shortcut for the one- and
 /// two-digit lengths of small bodies.
-#[inline]
 fn push_content_length(n: u64, out: &mut Vec<u8>) {
     // Whole lines of a known size are one copy each, without a call.
     if n < 10 {

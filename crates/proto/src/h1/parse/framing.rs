@@ -125,7 +125,7 @@ const REG_NAME: [bool; 256] = crate::h1::syntax::alnum_and(b"-._~!$&'()*+,;=");
 /// The last valid Host value a connection received, so that the next
 /// request's, almost always the same bytes, is known valid after one
 /// comparison of a fixed size instead of a check of its syntax.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct HostMemo {
     /// The value's length; 0 when nothing is remembered (an empty Host is
     /// valid, and cheap to check, anyway).
