@@ -147,7 +147,18 @@ impl Request {
     }
 
     /// Splits the request into its head and body.
-    pub fn into_parts(self) -> (RequestHead, RequestBody) {
-        (self.head, self.body)
+    pub fn into_parts(mut self) -> (RequestHead, RequestBody) {
+        let head = std::mem::replace(&mut self.head, RequestHead::new(Method::Get, ""));
+        let body = std::mem::replace(&mut self.body, RequestBody::empty());
+        (head, body)
+    }
+}
+
+impl Drop for Request {
+    /// The fields' buffers go back to the connection for its next request.
+    fn drop(&mut self) {
+        if let Some((conn, _)) = &self.conn {
+            conn.recycle_headers(&mut self.head.headers);
+        }
     }
 }

@@ -119,6 +119,7 @@ impl ConnIo {
         // Untaken trailers of a finished request (never seen by a later
         // one: each body's end replaces them).
         self.trailers = None;
+        self.conn.release_spare();
     }
 }
 
@@ -620,6 +621,15 @@ impl ConnShared {
         let step = io.conn.poll_read(input);
         io.start += step.consumed;
         step.event
+    }
+
+    /// Takes back the fields of a request on this connection that the
+    /// handler is done with (see [`Conn::recycle_headers`]); they are left
+    /// to the thread's pool while the connection is busy elsewhere.
+    pub(crate) fn recycle_headers(&self, headers: &mut Headers) {
+        if let Ok(mut io) = self.io.try_borrow_mut() {
+            io.conn.recycle_headers(std::mem::take(headers));
+        }
     }
 
     pub(super) fn buffered(&self) -> usize {

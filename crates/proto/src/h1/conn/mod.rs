@@ -82,7 +82,7 @@
 
 use crate::error::{ErrorKind, ParseError};
 use crate::h1::body::{Decoder, Encoder};
-use crate::h1::head::{Method, Version};
+use crate::h1::head::{Headers, Method, Version};
 use crate::h1::parse::{parse_request_with, HostMemo};
 use crate::limits::Limits;
 use queue::Queue;
@@ -188,6 +188,9 @@ pub struct Conn {
     error: Option<PendingError>,
     /// The last valid Host value received.
     host_memo: HostMemo,
+    /// The buffers of a finished request's fields, for the next request's
+    /// (see [`Conn::recycle_headers`]); empty when there are none.
+    spare: Headers,
 }
 
 impl Conn {
@@ -204,12 +207,32 @@ impl Conn {
             partial: false,
             error: None,
             host_memo: HostMemo::default(),
+            spare: Headers::new(),
         }
     }
 
     /// The limits in use.
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// Takes the fields of a request this connection parsed, once the
+    /// server is done with them: their (small) buffers hold the next
+    /// request's fields, so a connection that serves many requests moves no
+    /// buffer through the thread's pool for each. Fields are cleared; a map
+    /// whose buffers are large, or one arriving while a spare is held,
+    /// goes to the thread's pool as any dropped map does.
+    pub fn recycle_headers(&mut self, headers: Headers) {
+        if !self.spare.has_buffers() && headers.is_small_spare() {
+            self.spare = headers;
+            self.spare.clear();
+        }
+    }
+
+    /// Gives the spare field buffers (see [`recycle_headers`](Self::recycle_headers))
+    /// to the thread's pool, so an idle connection holds none.
+    pub fn release_spare(&mut self) {
+        drop(std::mem::take(&mut self.spare));
     }
 
     /// Processes unconsumed input and returns the next event.
@@ -372,7 +395,7 @@ impl Conn {
         if self.queue.len() >= MAX_PIPELINED {
             return Step::new(0, Event::Paused);
         }
-        match parse_request_with(input, &self.limits, &mut self.host_memo) {
+        match parse_request_with(input, &self.limits, &mut self.host_memo, &mut self.spare) {
             Ok(None) if self.eof => {
                 self.close_reading();
                 Step::new(0, Event::Closed)

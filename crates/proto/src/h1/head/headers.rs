@@ -122,9 +122,22 @@ fn keep_spare<T: 'static>(pool: &'static LocalKey<RefCell<Vec<T>>>, spare: T) {
 }
 
 impl Drop for Headers {
+    /// Most dropped maps have no buffers (a response's, or one whose
+    /// buffers were taken back): that check is inline.
+    #[inline]
     fn drop(&mut self) {
-        let (b, f) = (self.bytes.capacity(), self.fields.capacity());
-        if (b == 0 && f == 0) || b > SPARE_BYTES || f > SPARE_FIELDS {
+        if self.has_buffers() {
+            self.keep_buffers();
+        }
+    }
+}
+
+impl Headers {
+    /// Leaves this map's buffers to the thread's next map, if they are
+    /// small enough to keep.
+    #[inline(never)]
+    fn keep_buffers(&mut self) {
+        if !self.is_small_spare() {
             return;
         }
         let mut bytes = std::mem::take(&mut self.bytes);
@@ -204,6 +217,23 @@ impl Headers {
         self.first = None;
         self.bytes.clear();
         self.fields.clear();
+    }
+
+    /// [`reserve`](Self::reserve), for the parser.
+    pub(crate) fn reserve_fields(&mut self, n: usize, bytes: usize) {
+        self.reserve(n, bytes);
+    }
+
+    /// Whether this map holds buffers.
+    #[inline]
+    pub(crate) fn has_buffers(&self) -> bool {
+        self.bytes.capacity() > 0 || self.fields.capacity() > 0
+    }
+
+    /// Whether this map's buffers are small enough to keep for another map
+    /// (the thread's pool keeps no larger ones).
+    pub(crate) fn is_small_spare(&self) -> bool {
+        self.bytes.capacity() <= SPARE_BYTES && self.fields.capacity() <= SPARE_FIELDS
     }
 
     /// Room for `n` more fields of `bytes` bytes, starting from a dropped
@@ -544,6 +574,52 @@ mod tests {
         assert!(!h.contains_token("connection", "keep"));
         assert_eq!(h.list("connection").count(), 3);
         assert_eq!(trim_ows(b" \t "), b"");
+    }
+
+    #[test]
+    fn a_connection_gives_its_last_requests_buffers_to_the_next_one() {
+        use crate::{Conn, Event, Limits};
+        let pooled = || SPARE.with(|s| s.borrow().len());
+        let input =
+            b"GET /a HTTP/1.1\r\nHost: a\r\nX-One: 1\r\n\r\nGET /b HTTP/1.1\r\nHost: b\r\n\r\n";
+        let mut conn = Conn::new(Limits::default());
+        let mut at = 0;
+        let mut next = |conn: &mut Conn| loop {
+            let step = conn.poll_read(&input[at..]);
+            at += step.consumed;
+            match step.event {
+                Event::Request(req) => return req.head.headers,
+                Event::End { .. } => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        let first = next(&mut conn);
+        let buffers = (first.bytes.as_ptr(), first.fields.as_ptr());
+        let before = pooled();
+        conn.recycle_headers(first);
+        assert_eq!(
+            pooled(),
+            before,
+            "kept by the connection, not the thread's pool"
+        );
+        let second = next(&mut conn);
+        assert_eq!((second.bytes.as_ptr(), second.fields.as_ptr()), buffers);
+        let fields: Vec<_> = second
+            .iter()
+            .map(|(n, v)| (n.to_owned(), v.to_vec()))
+            .collect();
+        assert_eq!(fields, [("Host".to_owned(), b"b".to_vec())]);
+        // Released, the spare goes to the thread's pool.
+        conn.recycle_headers(second);
+        conn.release_spare();
+        assert_eq!(pooled(), before + 1);
+        // A large map is not kept.
+        let mut big = Headers::new();
+        big.append("x-big", vec![b'a'; SPARE_BYTES + 1]);
+        let pooled_then = pooled();
+        conn.recycle_headers(big);
+        conn.release_spare();
+        assert_eq!(pooled(), pooled_then);
     }
 
     #[test]

@@ -109,21 +109,24 @@ pub struct ParsedResponse {
 /// carry the status to answer with; after any error the connection's
 /// framing is unknown and it must be closed.
 pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<ParsedRequest>, ParseError> {
-    parse_request_with(buf, limits, &mut HostMemo::default())
+    parse_request_with(buf, limits, &mut HostMemo::default(), &mut Headers::new())
 }
 
 /// [`parse_request`] for a connection, which remembers its last valid Host
-/// value in `memo`.
+/// value in `memo` and keeps an empty map's buffers in `spare` for the
+/// fields (taken when a head is found; a map from the thread's pool when
+/// `spare` has none).
 pub(crate) fn parse_request_with(
     buf: &[u8],
     limits: &Limits,
     memo: &mut HostMemo,
+    spare: &mut Headers,
 ) -> Result<Option<ParsedRequest>, ParseError> {
     if buf.is_empty() {
         // Between requests: no map to build.
         return Ok(None);
     }
-    let mut split = RequestSplit::new(buf);
+    let mut split = RequestSplit::new(buf, std::mem::take(spare));
     let fast = scan_request_fast(buf, limits, |name, value| split.field(name, value));
     let scan = if let Some((method, target, version, scan)) = fast {
         (split.method, split.target, split.version) = (method, target, version);
@@ -133,6 +136,9 @@ pub(crate) fn parse_request_with(
         // into the same map's buffers.
         split.reset();
         let Some(scan) = scan_head_into(buf, limits, &mut split)? else {
+            // Incomplete: the buffers wait for the rest.
+            *spare = std::mem::take(&mut split.headers);
+            spare.clear();
             return Ok(None);
         };
         scan
@@ -171,13 +177,18 @@ struct RequestSplit<'a> {
 }
 
 impl RequestSplit<'_> {
-    fn new(buf: &[u8]) -> Self {
+    /// A split of `buf` into `headers`, an empty map (whose buffers are
+    /// kept if it has some).
+    fn new(buf: &[u8], mut headers: Headers) -> Self {
+        if !headers.has_buffers() {
+            headers.reserve_fields(8, 256);
+        }
         RequestSplit {
             base: buf.as_ptr() as usize,
             method: b"",
             target: b"",
             version: Version::Http11,
-            headers: Headers::with_capacity_bytes(8, 256),
+            headers,
             present: Present::default(),
         }
     }
@@ -388,7 +399,7 @@ mod tests {
                 head.extend_from_slice(b"\r\n");
             }
             head.extend_from_slice(b"\r\n");
-            let mut ours = RequestSplit::new(&head);
+            let mut ours = RequestSplit::new(&head, Headers::new());
             let Ok(Some(scan)) = scan_head_into(&head, &Limits::default(), &mut ours) else {
                 continue;
             };
@@ -461,7 +472,7 @@ mod tests {
                     continue;
                 };
                 let shown = String::from_utf8_lossy(&head);
-                let mut slow = RequestSplit::new(&head);
+                let mut slow = RequestSplit::new(&head, Headers::new());
                 let Ok(Some(slow_scan)) = scan_head_into(&head, &limits, &mut slow) else {
                     panic!("the line scan refuses {shown:?}, which the one-pass scan accepts");
                 };
