@@ -13,6 +13,12 @@
 #   SERVER_BIN=bench/http/may-hello/target/release/may-hello bench/http/instructions.sh
 #                                              # a peer built by bench/http.sh (any
 #                                              # server taking --port), counted the same way
+#   SIM=1 bench/http/instructions.sh           # also simulate the caches and branch
+#                                              # predictor: instruction-cache misses and
+#                                              # mispredicted branches per request
+#                                              # (valgrind's simple models: user space
+#                                              # only, so the kernel's evictions are not
+#                                              # in them; a layout change moves them)
 #
 # Installs valgrind with apt if missing. Only 127.0.0.1 is used.
 set -euo pipefail
@@ -38,7 +44,9 @@ else
     BIN=$TARGET/release/examples/hello
 fi
 OUT=$(mktemp -d /tmp/waiter-cg.XXXXXX)
-valgrind --tool=callgrind --callgrind-out-file="$OUT/cg.out" \
+SIM_OPTS=()
+[ -n "${SIM:-}" ] && SIM_OPTS=(--cache-sim=yes --branch-sim=yes)
+valgrind --tool=callgrind "${SIM_OPTS[@]}" --callgrind-out-file="$OUT/cg.out" \
     "$BIN" --port "$PORT" >"$OUT/log" 2>&1 &
 VG=$!
 for _ in $(seq 100); do
@@ -49,5 +57,10 @@ python3 bench/http/pipeline_client.py --port "$PORT" --depth "$DEPTH" --requests
 python3 bench/http/pipeline_client.py --port "$PORT" --depth "$DEPTH" --requests "$REQUESTS" >/dev/null
 kill -INT "$VG"; sleep 2; kill "$VG" 2>/dev/null || true; wait "$VG" 2>/dev/null || true
 TOTAL=$(grep -o 'Collected : [0-9]*' "$OUT/log" | awk '{print $3}')
-echo "instructions: $TOTAL for $((REQUESTS + 1600)) requests: $((TOTAL / (REQUESTS + 1600))) per request"
+N=$((REQUESTS + 1600))
+echo "instructions: $TOTAL for $N requests: $((TOTAL / N)) per request"
+if [ -n "${SIM:-}" ]; then
+    per() { grep -o "$1 *[0-9,]*" "$OUT/log" | head -1 | tr -d , | awk -v n="$N" '{printf "%.2f", $NF / n}'; }
+    echo "per request: $(per 'I1  misses:') instruction-cache (I1) misses, $(per 'Mispredicts:') mispredicted branches"
+fi
 echo "callgrind output: $OUT/cg.out (callgrind_annotate $OUT/cg.out)"
