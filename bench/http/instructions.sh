@@ -13,6 +13,8 @@
 #   SERVER_BIN=bench/http/may-hello/target/release/may-hello bench/http/instructions.sh
 #                                              # a peer built by bench/http.sh (any
 #                                              # server taking --port), counted the same way
+#   BROWSER=1 bench/http/instructions.sh       # requests with the 15 fields a browser
+#                                              # sends for a page, not Host alone
 #   SIM=1 bench/http/instructions.sh           # also simulate the caches and branch
 #                                              # predictor: instruction-cache misses and
 #                                              # mispredicted branches per request
@@ -53,8 +55,10 @@ for _ in $(seq 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
     sleep 0.2
 done
-python3 bench/http/pipeline_client.py --port "$PORT" --depth "$DEPTH" --requests 1600 >/dev/null
-python3 bench/http/pipeline_client.py --port "$PORT" --depth "$DEPTH" --requests "$REQUESTS" >/dev/null
+CLIENT_OPTS=()
+[ -n "${BROWSER:-}" ] && CLIENT_OPTS=(--browser)
+python3 bench/http/pipeline_client.py --port "$PORT" --depth "$DEPTH" --requests 1600 "${CLIENT_OPTS[@]}" >/dev/null
+python3 bench/http/pipeline_client.py --port "$PORT" --depth "$DEPTH" --requests "$REQUESTS" "${CLIENT_OPTS[@]}" >/dev/null
 kill -INT "$VG"; sleep 2; kill "$VG" 2>/dev/null || true; wait "$VG" 2>/dev/null || true
 TOTAL=$(grep -o 'Collected : [0-9]*' "$OUT/log" | awk '{print $3}')
 N=$((REQUESTS + 1600))

@@ -8,8 +8,11 @@
 //! Buffers start at [`SMALL`], enough for typical request heads and a
 //! burst of pipelined requests, and double (up to [`LARGE`]) when a read
 //! fills all the room there was, which is what a large head or a streaming
-//! upload looks like. Only small buffers are pooled, so the pool's size is
-//! bounded by [`POOL_MAX`] × [`SMALL`].
+//! upload looks like. Small buffers are pooled, at most [`POOL_MAX`] of
+//! them (1 MiB); of each larger size (8, 16, 32 and 64 KiB) at most
+//! [`GROWN_MAX`] are kept (960 KiB in all), so a connection that grows its
+//! buffer for every burst of pipelined requests or every large head does
+//! not allocate and zero the larger buffers each time.
 
 use std::cell::RefCell;
 
@@ -23,12 +26,26 @@ pub(crate) const LARGE: usize = 64 * 1024;
 /// Small buffers kept for reuse (1 MiB in all); more are freed.
 const POOL_MAX: usize = 256;
 
+/// Buffers of each size above [`SMALL`] kept for reuse.
+const GROWN_MAX: usize = 8;
+
+/// The sizes above [`SMALL`] a buffer grows through.
+const GROWN_SIZES: usize = (LARGE / SMALL).trailing_zeros() as usize;
+
 /// The capacity of a new output buffer, and the largest one pooled.
 pub(crate) const OUT: usize = 8 * 1024;
 
 thread_local! {
     static POOL: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };
     static OUT_POOL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    /// Grown buffers, by size: `GROWN[i]` holds buffers of `SMALL << (i + 1)` bytes.
+    static GROWN: RefCell<[Vec<Box<[u8]>>; GROWN_SIZES]> = const { RefCell::new([const { Vec::new() }; GROWN_SIZES]) };
+}
+
+/// The index in `GROWN` of buffers of `len` bytes, if that is a grown size.
+fn grown_class(len: usize) -> Option<usize> {
+    (len > SMALL && len <= LARGE && len.is_power_of_two())
+        .then(|| (len / SMALL).trailing_zeros() as usize - 1)
 }
 
 /// An empty output buffer with room for a few responses.
@@ -61,6 +78,15 @@ pub(crate) fn take() -> Box<[u8]> {
 /// Returns a buffer; only small ones are kept.
 pub(crate) fn give(b: Box<[u8]>) {
     if b.len() != SMALL {
+        if let Some(class) = grown_class(b.len()) {
+            let _ = GROWN.try_with(|g| {
+                if let Ok(mut g) = g.try_borrow_mut() {
+                    if g[class].len() < GROWN_MAX {
+                        g[class].push(b);
+                    }
+                }
+            });
+        }
         return;
     }
     POOL.with(|p| {
@@ -74,7 +100,15 @@ pub(crate) fn give(b: Box<[u8]>) {
 /// A buffer twice as large (at most [`LARGE`]) holding `old[start..end]`
 /// at its beginning. The old buffer goes back to the pool.
 pub(crate) fn grow(old: Box<[u8]>, start: usize, end: usize) -> Box<[u8]> {
-    let mut b = vec![0u8; (old.len() * 2).min(LARGE)].into_boxed_slice();
+    let len = (old.len() * 2).min(LARGE);
+    let spare = grown_class(len).and_then(|class| {
+        GROWN
+            .try_with(|g| g.try_borrow_mut().ok().and_then(|mut g| g[class].pop()))
+            .ok()
+            .flatten()
+    });
+    // A kept buffer's old bytes are never read: reads overwrite them first.
+    let mut b = spare.unwrap_or_else(|| vec![0u8; len].into_boxed_slice());
     b[..end - start].copy_from_slice(&old[start..end]);
     give(old);
     b
@@ -98,5 +132,32 @@ mod tests {
         let b = grow(b, 0, 10);
         assert_eq!(b.len(), LARGE);
         assert_eq!(&b[..10], b"0123456789");
+    }
+
+    #[test]
+    fn grown_buffers_are_kept_by_size_and_reused() {
+        let small = take();
+        let grown = grow(small, 0, 0);
+        assert_eq!(grown.len(), 2 * SMALL);
+        let at = grown.as_ptr();
+        give(grown);
+        // The next growth to that size takes the kept buffer.
+        let again = grow(take(), 0, 0);
+        assert_eq!(again.as_ptr(), at);
+        // At most GROWN_MAX of a size are kept; other sizes are not mixed up.
+        let many: Vec<_> = (0..GROWN_MAX + 3).map(|_| grow(take(), 0, 0)).collect();
+        for b in many {
+            give(b);
+        }
+        assert_eq!(GROWN.with(|g| g.borrow()[0].len()), GROWN_MAX);
+        let odd = vec![0u8; 3 * SMALL].into_boxed_slice();
+        give(odd);
+        assert!(GROWN.with(|g| g
+            .borrow()
+            .iter()
+            .flatten()
+            .all(|b| b.len().is_power_of_two())));
+        assert_eq!(grown_class(LARGE), Some(GROWN_SIZES - 1));
+        assert_eq!(grown_class(SMALL), None);
     }
 }

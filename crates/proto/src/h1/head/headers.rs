@@ -349,11 +349,15 @@ impl Headers {
         value: usize,
         value_len: usize,
     ) {
+        // The value follows the name: the value's end is the largest of
+        // the four, so it alone needs checking.
+        debug_assert!(name + name_len <= value);
+        let _ = offset(value + value_len);
         self.fields.push(Field {
-            name: offset(name),
-            name_len: offset(name_len),
-            value: offset(value),
-            value_len: offset(value_len),
+            name: name as u32,
+            name_len: name_len as u32,
+            value: value as u32,
+            value_len: value_len as u32,
             unchecked: false,
         });
     }

@@ -166,7 +166,8 @@ pub(super) fn request_framing(
     memo: &mut HostMemo,
 ) -> Result<RequestFraming, ParseError> {
     let headers = &head.headers;
-    match (p.hosts, p.host.map(|i| headers.value_at(i))) {
+    let host = (p.hosts > 0).then(|| headers.value_at(p.host as usize));
+    match (p.hosts, host) {
         (n, _) if n > 1 => return Err(ErrorKind::DuplicateHost.into()),
         (_, None) if head.version == Version::Http11 => return Err(ErrorKind::MissingHost.into()),
         (_, Some(host)) if !memo.valid(host) => return Err(ErrorKind::InvalidHost.into()),
@@ -179,10 +180,7 @@ pub(super) fn request_framing(
         body,
         keep_alive: p.connection_allows_keep_alive(head.version, headers),
         expect_continue: http11 && p.expect && expects_continue(headers)?,
-        upgrade: http11
-            && p.connection
-            && p.upgrade
-            && headers.contains_token("connection", "upgrade"),
+        upgrade: http11 && p.connection && p.upgrade && p.connection_has(headers, "upgrade"),
         connect: head.method == Method::Connect,
     })
 }
@@ -220,12 +218,17 @@ fn check_body_limit(body: BodyKind, limits: &Limits) -> Result<(), ParseError> {
 /// Encoding a response uses it too, for its own framing fields.
 #[derive(Debug, Default)]
 pub(crate) struct Present {
-    /// How many Host fields, and the first one's position.
-    hosts: usize,
-    host: Option<usize>,
+    /// How many Host fields, and the first one's position (when there is
+    /// one). Counts and positions are `u32`: a head holds far fewer
+    /// fields, and a small `Present` is cheap to build for every message.
+    hosts: u32,
+    host: u32,
     pub(crate) content_length: bool,
     pub(crate) transfer_encoding: bool,
     pub(crate) connection: bool,
+    /// How many Connection fields, and the first one's position.
+    connections: u32,
+    connection_at: u32,
     expect: bool,
     upgrade: bool,
     /// Date and Keep-Alive, which a server adds to a response that lacks them.
@@ -246,13 +249,21 @@ impl Present {
     pub(crate) fn note(&mut self, i: usize, name: &[u8]) {
         match name.len() {
             4 if named(name, b"host") => {
-                self.hosts += 1;
-                self.host.get_or_insert(i);
+                if self.hosts == 0 {
+                    self.host = i as u32;
+                }
+                self.hosts = self.hosts.saturating_add(1);
             }
             4 if named(name, b"date") => self.date = true,
             6 if named(name, b"expect") => self.expect = true,
             7 if named(name, b"upgrade") => self.upgrade = true,
-            10 if named(name, b"connection") => self.connection = true,
+            10 if named(name, b"connection") => {
+                self.connection = true;
+                if self.connections == 0 {
+                    self.connection_at = i as u32;
+                }
+                self.connections = self.connections.saturating_add(1);
+            }
             10 if named(name, b"keep-alive") => self.keep_alive = true,
             14 if named(name, b"content-length") => self.content_length = true,
             17 if named(name, b"transfer-encoding") => self.transfer_encoding = true,
@@ -263,9 +274,24 @@ impl Present {
     /// [`keep_alive`], skipping the Connection lookups when there is none.
     fn connection_allows_keep_alive(&self, version: Version, headers: &Headers) -> bool {
         if self.connection {
-            keep_alive(version, headers)
+            !self.connection_has(headers, "close")
+                && (version == Version::Http11 || self.connection_has(headers, "keep-alive"))
         } else {
             version == Version::Http11
+        }
+    }
+
+    /// Whether the Connection fields of `headers` (those noted) list
+    /// `token`: [`Headers::contains_token`], reading the one field directly
+    /// when there is one, instead of comparing every field's name.
+    fn connection_has(&self, headers: &Headers, token: &str) -> bool {
+        match self.connections {
+            1 => headers
+                .value_at(self.connection_at as usize)
+                .split(|&b| b == b',')
+                .any(|e| trim_ows(e).eq_ignore_ascii_case(token.as_bytes())),
+            0 => false,
+            _ => headers.contains_token("connection", token),
         }
     }
 }
@@ -462,6 +488,35 @@ mod tests {
         assert!(!valid_authority(b"a:", true));
         assert!(!valid_authority(b"[::1]:", true));
         assert!(!valid_authority(b"", true));
+    }
+
+    #[test]
+    fn connection_tokens_are_read_as_every_field_would_be() {
+        let values: [&[u8]; 7] = [
+            b"close",
+            b"Keep-Alive",
+            b" upgrade , close",
+            b",,UPGRADE,",
+            b"keep-alive, Upgrade",
+            b"",
+            b"closed",
+        ];
+        let names = ["Connection", "connection", "X-Other", "Host"];
+        let mut rnd = crate::h1::syntax::test_rng(0x5DEE_CE66_D1CE_4E5B);
+        for _ in 0..5_000 {
+            let mut h = Headers::new();
+            for _ in 0..rnd(5) {
+                h.append(names[rnd(names.len())], values[rnd(values.len())]);
+            }
+            let p = Present::scan(&h);
+            for token in ["close", "keep-alive", "upgrade"] {
+                assert_eq!(
+                    p.connection_has(&h, token),
+                    h.contains_token("connection", token),
+                    "{token} in {h:?}"
+                );
+            }
+        }
     }
 
     #[test]
