@@ -75,7 +75,8 @@ pub(crate) fn take() -> Box<[u8]> {
         .unwrap_or_else(|| vec![0u8; SMALL].into_boxed_slice())
 }
 
-/// Returns a buffer; only small ones are kept.
+/// Returns a buffer: small ones and grown ones (by size) are kept, up to
+/// their pools' bounds.
 pub(crate) fn give(b: Box<[u8]>) {
     if b.len() != SMALL {
         if let Some(class) = grown_class(b.len()) {

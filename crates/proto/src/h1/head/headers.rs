@@ -219,11 +219,6 @@ impl Headers {
         self.fields.clear();
     }
 
-    /// [`reserve`](Self::reserve), for the parser.
-    pub(crate) fn reserve_fields(&mut self, n: usize, bytes: usize) {
-        self.reserve(n, bytes);
-    }
-
     /// Whether this map holds buffers.
     #[inline]
     pub(crate) fn has_buffers(&self) -> bool {
@@ -238,7 +233,7 @@ impl Headers {
 
     /// Room for `n` more fields of `bytes` bytes, starting from a dropped
     /// map's buffers when this one has none.
-    fn reserve(&mut self, n: usize, bytes: usize) {
+    pub(crate) fn reserve(&mut self, n: usize, bytes: usize) {
         if self.fields.capacity() == 0 && self.bytes.capacity() == 0 {
             if let Some((b, f)) = take_spare(&SPARE) {
                 self.bytes = b;

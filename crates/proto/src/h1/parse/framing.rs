@@ -201,7 +201,10 @@ pub(super) fn response_framing(
             .unwrap_or(BodyKind::Eof)
     };
     check_body_limit(body, limits)?;
-    let keep_alive = keep_alive(head.version, &head.headers) && body != BodyKind::Eof && !upgrade;
+    let keep_alive = keep_alive(head.version, |t| {
+        head.headers.contains_token("connection", t)
+    }) && body != BodyKind::Eof
+        && !upgrade;
     Ok((body, keep_alive, upgrade))
 }
 
@@ -274,8 +277,7 @@ impl Present {
     /// [`keep_alive`], skipping the Connection lookups when there is none.
     fn connection_allows_keep_alive(&self, version: Version, headers: &Headers) -> bool {
         if self.connection {
-            !self.connection_has(headers, "close")
-                && (version == Version::Http11 || self.connection_has(headers, "keep-alive"))
+            keep_alive(version, |token| self.connection_has(headers, token))
         } else {
             version == Version::Http11
         }
@@ -398,11 +400,8 @@ fn parse_u64(digits: &[u8]) -> Option<u64> {
 }
 
 /// HTTP/1.1 defaults to persistent, HTTP/1.0 to closing; `close` always wins.
-pub(crate) fn keep_alive(version: Version, headers: &Headers) -> bool {
-    if headers.contains_token("connection", "close") {
-        return false;
-    }
-    version == Version::Http11 || headers.contains_token("connection", "keep-alive")
+pub(crate) fn keep_alive(version: Version, connection_has: impl Fn(&str) -> bool) -> bool {
+    !connection_has("close") && (version == Version::Http11 || connection_has("keep-alive"))
 }
 
 /// `100-continue` is the only expectation defined; any other is 417.

@@ -181,7 +181,7 @@ impl RequestSplit<'_> {
     /// kept if it has some).
     fn new(buf: &[u8], mut headers: Headers) -> Self {
         if !headers.has_buffers() {
-            headers.reserve_fields(8, 256);
+            headers.reserve(8, 256);
         }
         RequestSplit {
             base: buf.as_ptr() as usize,
